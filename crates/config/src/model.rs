@@ -1,0 +1,334 @@
+//! The configuration's data model and its semantic checks.
+
+use crate::duration::{ByteSize, HumanDuration};
+use crate::locate::Seg;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4000";
+pub const DEFAULT_MAX_BODY: u64 = 32 * 1024 * 1024;
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on; `--listen` overrides it.
+    pub listen: Option<String>,
+    /// Admin API key and unrestricted inference key.
+    pub master_key: Option<String>,
+    /// `sqlite://path` (default: `switchyard.db` beside the config) or `postgres://…`.
+    pub database: Option<String>,
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+    #[serde(default)]
+    pub models: Vec<ModelConfig>,
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Where the file was read from (not a YAML field).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// Limits and timeouts of the HTTP server itself (a Switchyard extension of the contract).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Largest accepted request body; larger bodies get 413. Default 32MiB.
+    pub max_body_size: Option<ByteSize>,
+    /// On SIGTERM/SIGINT, how long in-flight requests and streams may run on. Default 30s.
+    pub shutdown_grace: Option<HumanDuration>,
+    /// Upstream TCP+TLS connect timeout. Default 10s.
+    pub connect_timeout: Option<HumanDuration>,
+    /// Default upstream timeout for deployments that set none. Default 600s.
+    pub timeout: Option<HumanDuration>,
+}
+
+impl ServerConfig {
+    pub fn max_body_size(&self) -> u64 {
+        self.max_body_size.map_or(DEFAULT_MAX_BODY, |b| b.0)
+    }
+    pub fn shutdown_grace(&self) -> Duration {
+        self.shutdown_grace.map_or(DEFAULT_SHUTDOWN_GRACE, |d| d.0)
+    }
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0)
+    }
+    pub fn timeout(&self) -> Duration {
+        self.timeout.map_or(DEFAULT_UPSTREAM_TIMEOUT, |d| d.0)
+    }
+}
+
+/// Every provider kind of the contract. Which ones this build can serve is the
+/// gateway's adapter registry's business; the parser knows all the names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Openai,
+    OpenaiCompatible,
+    Anthropic,
+    Gemini,
+    Vertex,
+    Azure,
+    Bedrock,
+    Deepseek,
+    Groq,
+    Mistral,
+    Together,
+    Fireworks,
+    Xai,
+    Openrouter,
+    Perplexity,
+    Cerebras,
+    Ollama,
+    Vllm,
+    Lmstudio,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::OpenaiCompatible => "openai_compatible",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
+            ProviderKind::Vertex => "vertex",
+            ProviderKind::Azure => "azure",
+            ProviderKind::Bedrock => "bedrock",
+            ProviderKind::Deepseek => "deepseek",
+            ProviderKind::Groq => "groq",
+            ProviderKind::Mistral => "mistral",
+            ProviderKind::Together => "together",
+            ProviderKind::Fireworks => "fireworks",
+            ProviderKind::Xai => "xai",
+            ProviderKind::Openrouter => "openrouter",
+            ProviderKind::Perplexity => "perplexity",
+            ProviderKind::Cerebras => "cerebras",
+            ProviderKind::Ollama => "ollama",
+            ProviderKind::Vllm => "vllm",
+            ProviderKind::Lmstudio => "lmstudio",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub kind: ProviderKind,
+    pub api_key: Option<String>,
+    /// A pool of keys; requests are spread over them.
+    pub api_keys: Option<Vec<String>>,
+    pub base_url: Option<String>,
+    /// OpenAI organization id, sent as `OpenAI-Organization`.
+    pub organization: Option<String>,
+}
+
+impl ProviderConfig {
+    /// The configured keys, single or pooled, empty ones dropped.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.api_key.iter().cloned().collect();
+        keys.extend(self.api_keys.iter().flatten().cloned());
+        keys.retain(|k| !k.trim().is_empty());
+        keys
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Weighted random over the pool.
+    #[default]
+    Weighted,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub name: String,
+    #[serde(default)]
+    pub strategy: Strategy,
+    pub deployments: Vec<DeploymentConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentConfig {
+    pub provider: String,
+    pub model: String,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// Upstream timeout for this deployment (overrides `server.timeout`).
+    pub timeout: Option<HumanDuration>,
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+/// A semantic error found after parsing, with the path of the field it concerns.
+#[derive(Debug)]
+pub struct Invalid {
+    pub path: Vec<Seg>,
+    pub message: String,
+}
+
+fn invalid(path: Vec<Seg>, message: impl Into<String>) -> Invalid {
+    Invalid {
+        path,
+        message: message.into(),
+    }
+}
+
+impl Config {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if let Some(listen) = &self.listen {
+            if listen.parse::<std::net::SocketAddr>().is_err() {
+                return Err(invalid(
+                    vec![Seg::key("listen")],
+                    format!("`{listen}` is not an address; write host:port like 127.0.0.1:4000"),
+                ));
+            }
+        }
+        if let Some(key) = &self.master_key {
+            if key.trim().is_empty() {
+                return Err(invalid(
+                    vec![Seg::key("master_key")],
+                    "master_key is empty; remove it or set a value",
+                ));
+            }
+        }
+        if let Some(db) = &self.database {
+            let ok = ["sqlite:", "postgres://", "postgresql://"]
+                .iter()
+                .any(|p| db.starts_with(p));
+            if !ok {
+                return Err(invalid(
+                    vec![Seg::key("database")],
+                    "database must be sqlite://PATH or postgres://USER@HOST/DB",
+                ));
+            }
+        }
+        for (name, p) in &self.providers {
+            let at = |field: &str| vec![Seg::key("providers"), Seg::key(name), Seg::key(field)];
+            if name.is_empty() || name.contains('/') {
+                return Err(invalid(
+                    vec![Seg::key("providers"), Seg::key(name)],
+                    "a provider name must be non-empty and contain no `/`",
+                ));
+            }
+            if p.api_key.is_some() && p.api_keys.is_some() {
+                return Err(invalid(
+                    at("api_keys"),
+                    "set either api_key or api_keys, not both",
+                ));
+            }
+            if matches!(p.api_keys.as_deref(), Some([])) {
+                return Err(invalid(at("api_keys"), "api_keys is empty"));
+            }
+            if let Some(url) = &p.base_url {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(invalid(
+                        at("base_url"),
+                        format!("`{url}` is not an http:// or https:// URL"),
+                    ));
+                }
+            }
+        }
+        let mut names = HashSet::new();
+        for (i, m) in self.models.iter().enumerate() {
+            let at = |rest: Vec<Seg>| {
+                let mut p = vec![Seg::key("models"), Seg::Index(i)];
+                p.extend(rest);
+                p
+            };
+            if m.name.trim().is_empty() {
+                return Err(invalid(at(vec![Seg::key("name")]), "model name is empty"));
+            }
+            if !names.insert(m.name.as_str()) {
+                return Err(invalid(
+                    at(vec![Seg::key("name")]),
+                    format!("model `{}` is defined twice", m.name),
+                ));
+            }
+            if m.deployments.is_empty() {
+                return Err(invalid(
+                    at(vec![Seg::key("deployments")]),
+                    format!("model `{}` has no deployments", m.name),
+                ));
+            }
+            if m.deployments.iter().all(|d| d.weight == 0) {
+                return Err(invalid(
+                    at(vec![Seg::key("deployments")]),
+                    format!("model `{}`: every deployment has weight 0", m.name),
+                ));
+            }
+            for (j, d) in m.deployments.iter().enumerate() {
+                let dat = |field: &str| {
+                    at(vec![Seg::key("deployments"), Seg::Index(j), Seg::key(field)])
+                };
+                if !self.providers.contains_key(&d.provider) {
+                    let known: Vec<&str> = self.providers.keys().map(String::as_str).collect();
+                    return Err(invalid(
+                        dat("provider"),
+                        format!(
+                            "unknown provider `{}`; configured providers: {}",
+                            d.provider,
+                            if known.is_empty() {
+                                "(none)".to_string()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                    ));
+                }
+                if d.model.trim().is_empty() {
+                    return Err(invalid(dat("model"), "upstream model id is empty"));
+                }
+                if d.timeout.is_some_and(|t| t.0.is_zero()) {
+                    return Err(invalid(dat("timeout"), "timeout must be greater than 0"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The listen address: config value, else the default.
+    pub fn listen_addr(&self) -> &str {
+        self.listen.as_deref().unwrap_or(DEFAULT_LISTEN)
+    }
+
+    /// The database URL, resolving a relative SQLite path against the config file's folder.
+    pub fn database_url(&self) -> String {
+        let base = self
+            .source
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default();
+        match self.database.as_deref() {
+            None => sqlite_url(&base.join("switchyard.db")),
+            Some(url) => match url.strip_prefix("sqlite://") {
+                Some(path) if !path.starts_with('/') && !path.starts_with(':') => {
+                    let (file, query) = match path.split_once('?') {
+                        Some((f, q)) => (f, Some(q)),
+                        None => (path, None),
+                    };
+                    let mut resolved = sqlite_url(&base.join(file));
+                    if let Some(q) = query {
+                        resolved.push('?');
+                        resolved.push_str(q);
+                    }
+                    resolved
+                }
+                _ => url.to_string(),
+            },
+        }
+    }
+}
+
+fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}", path.display())
+}

@@ -1,0 +1,165 @@
+use super::*;
+use std::time::Duration;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "OPENAI_API_KEY" => Some("sk-test".into()),
+        "MASTER" => Some("sk-master".into()),
+        _ => None,
+    }
+}
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    parse_str("switchyard.yaml", text, &env)
+}
+
+const GOOD: &str = r#"
+listen: 127.0.0.1:4100
+master_key: ${MASTER}
+database: sqlite://data/gw.db
+providers:
+  openai:
+    kind: openai
+    api_key: ${OPENAI_API_KEY}
+  local:
+    kind: openai_compatible
+    base_url: ${LOCAL_URL:-http://127.0.0.1:11434/v1}
+    api_keys: [k1, k2]
+models:
+  - name: general
+    strategy: weighted
+    deployments:
+      - provider: openai
+        model: gpt-4o-mini
+        weight: 3
+        timeout: 45s
+      - provider: local
+        model: llama3
+server:
+  max_body_size: 1MiB
+  shutdown_grace: 5s
+"#;
+
+#[test]
+fn parses_the_interface_shape() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.listen_addr(), "127.0.0.1:4100");
+    assert_eq!(c.master_key.as_deref(), Some("sk-master"));
+    assert_eq!(c.providers["openai"].kind, ProviderKind::Openai);
+    assert_eq!(c.providers["openai"].keys(), vec!["sk-test"]);
+    assert_eq!(c.providers["local"].keys(), vec!["k1", "k2"]);
+    assert_eq!(
+        c.providers["local"].base_url.as_deref(),
+        Some("http://127.0.0.1:11434/v1")
+    );
+    let m = &c.models[0];
+    assert_eq!(m.deployments[0].weight, 3);
+    assert_eq!(m.deployments[1].weight, 1);
+    assert_eq!(
+        m.deployments[0].timeout.map(|t| t.0),
+        Some(Duration::from_secs(45))
+    );
+    assert_eq!(c.server.max_body_size(), 1024 * 1024);
+    assert_eq!(c.server.shutdown_grace(), Duration::from_secs(5));
+    assert_eq!(c.server.timeout(), DEFAULT_UPSTREAM_TIMEOUT);
+}
+
+#[test]
+fn unknown_field_is_named_with_position() {
+    let text = GOOD.replace("        weight: 3\n", "        weight: 3\n        wieght: 4\n");
+    let err = parse(&text).unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("models[0].deployments[0].wieght"));
+    assert_eq!(err.line, Some(20), "{err}");
+    assert!(err.column.is_some());
+    let shown = err.to_string();
+    assert!(shown.starts_with("switchyard.yaml:20:"), "{shown}");
+    assert!(shown.contains("unknown field `wieght`"), "{shown}");
+}
+
+#[test]
+fn wrong_type_is_named_with_position() {
+    let err = parse(&GOOD.replace("weight: 3", "weight: heavy")).unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("models[0].deployments[0].weight"));
+    assert_eq!(err.line, Some(19), "{err}");
+}
+
+#[test]
+fn bad_duration_is_an_error() {
+    let err = parse(&GOOD.replace("timeout: 45s", "timeout: soon")).unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("models[0].deployments[0].timeout"));
+    assert!(err.message.contains("not a duration"), "{err}");
+}
+
+#[test]
+fn unknown_provider_reference_is_located() {
+    let err = parse(&GOOD.replace("provider: local", "provider: locall")).unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("models[0].deployments[1].provider"));
+    assert_eq!(err.line, Some(21), "{err}");
+    assert_eq!(err.column, Some(19), "{err}");
+    assert!(err.message.contains("configured providers: local, openai"), "{err}");
+}
+
+#[test]
+fn unknown_kind_is_rejected() {
+    let err = parse(&GOOD.replace("kind: openai\n", "kind: openia\n")).unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("providers.openai.kind"));
+    assert!(err.message.contains("unknown variant"), "{err}");
+}
+
+#[test]
+fn unset_env_var_is_located() {
+    let err = parse(&GOOD.replace("${MASTER}", "${NOT_SET_ANYWHERE}")).unwrap_err();
+    assert_eq!(err.line, Some(3));
+    assert!(err.message.contains("NOT_SET_ANYWHERE"));
+}
+
+#[test]
+fn semantic_checks() {
+    let dup = GOOD.replace(
+        "server:",
+        "  - name: general\n    deployments:\n      - {provider: openai, model: x}\nserver:",
+    );
+    assert!(parse(&dup).unwrap_err().message.contains("defined twice"));
+    let both = GOOD.replace("    api_keys: [k1, k2]\n", "    api_keys: [k1]\n    api_key: x\n");
+    assert!(parse(&both).unwrap_err().message.contains("not both"));
+    let url = GOOD.replace("http://127.0.0.1:11434/v1", "127.0.0.1:11434");
+    assert_eq!(
+        parse(&url).unwrap_err().field.as_deref(),
+        Some("providers.local.base_url")
+    );
+    let listen = GOOD.replace("127.0.0.1:4100", "localhost");
+    assert_eq!(parse(&listen).unwrap_err().line, Some(2));
+    let db = GOOD.replace("sqlite://data/gw.db", "mysql://x");
+    assert!(parse(&db).unwrap_err().message.contains("postgres"));
+    let empty = "models:\n  - name: a\n    deployments: []\n";
+    assert!(parse(empty).unwrap_err().message.contains("no deployments"));
+}
+
+#[test]
+fn strategy_is_checked() {
+    let err = parse(&GOOD.replace("strategy: weighted", "strategy: fastest")).unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("models[0].strategy"));
+}
+
+#[test]
+fn database_url_resolves_beside_the_config() {
+    let mut c = parse(GOOD).unwrap();
+    c.source = Some("/etc/switchyard/switchyard.yaml".into());
+    assert_eq!(c.database_url(), "sqlite:///etc/switchyard/data/gw.db");
+    c.database = None;
+    assert_eq!(c.database_url(), "sqlite:///etc/switchyard/switchyard.db");
+    c.database = Some("postgres://u@h/db".into());
+    assert_eq!(c.database_url(), "postgres://u@h/db");
+}
+
+#[test]
+fn empty_file_is_a_valid_empty_config() {
+    let c = parse("").unwrap();
+    assert!(c.models.is_empty());
+}
+
+#[test]
+fn yaml_syntax_error_has_position() {
+    let err = parse("providers:\n  openai: [unclosed\n").unwrap_err();
+    assert!(err.line.is_some(), "{err}");
+}
