@@ -1,0 +1,326 @@
+//! The canonical model: one typed shape of a chat call, its response and its stream.
+//!
+//! Every ingress format (OpenAI Chat Completions, Responses, Anthropic Messages)
+//! decodes into these types and every provider adapter encodes from them, so a new
+//! format or provider is one codec, never one converter per pair. Same-format
+//! traffic (OpenAI client → OpenAI-compatible upstream) skips this model entirely
+//! on the fast path (`openai::fastpath`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A chat request, independent of any wire format.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The model as the client named it (a public name or `provider/model`).
+    pub model: String,
+    pub messages: Vec<Message>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    pub parallel_tool_calls: Option<bool>,
+    pub response_format: Option<ResponseFormat>,
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// Output cap (`max_tokens` or `max_completion_tokens` on OpenAI).
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+    pub seed: Option<i64>,
+    pub n: Option<u32>,
+    pub user: Option<String>,
+    pub stream: bool,
+    /// The client asked for usage in the stream (`stream_options.include_usage`).
+    pub include_usage: bool,
+    /// Fields the codec does not model, kept so that same-format upstreams get them untouched
+    /// and other adapters can refuse them by name.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    System,
+    Developer,
+    User,
+    Assistant,
+    Tool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    /// Ordered content. Assistant thinking is kept here as `Thinking` parts, in place.
+    pub content: Vec<ContentPart>,
+    pub name: Option<String>,
+    /// Assistant tool calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// For `Role::Tool`: the call this result answers.
+    pub tool_call_id: Option<String>,
+}
+
+impl Message {
+    pub fn text(role: Role, text: impl Into<String>) -> Message {
+        Message {
+            role,
+            content: vec![ContentPart::Text { text: text.into() }],
+            name: None,
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    /// All text parts joined, for formats that take a single string.
+    pub fn joined_text(&self) -> String {
+        let mut out = String::new();
+        for part in &self.content {
+            if let ContentPart::Text { text } = part {
+                out.push_str(text);
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPart {
+    Text {
+        text: String,
+    },
+    Image {
+        source: ImageSource,
+        /// OpenAI's `detail` (`auto`, `low`, `high`).
+        detail: Option<String>,
+    },
+    InputAudio {
+        /// Base64 audio.
+        data: String,
+        format: String,
+    },
+    File {
+        /// Base64 file data or a provider file id.
+        data: Option<String>,
+        file_id: Option<String>,
+        filename: Option<String>,
+    },
+    /// Model reasoning. `signature` lets providers verify it on the next turn.
+    Thinking {
+        text: String,
+        signature: Option<String>,
+    },
+    /// Reasoning the provider returned encrypted; passed back verbatim.
+    RedactedThinking {
+        data: String,
+    },
+    /// The assistant declined (OpenAI `refusal`).
+    Refusal {
+        text: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ImageSource {
+    Url { url: String },
+    Base64 { media_type: String, data: String },
+}
+
+impl ImageSource {
+    /// Parses an OpenAI `image_url.url`, which may be a `data:` URL.
+    pub fn from_url(url: &str) -> ImageSource {
+        if let Some(rest) = url.strip_prefix("data:") {
+            if let Some((meta, data)) = rest.split_once(',') {
+                if let Some(media_type) = meta.strip_suffix(";base64") {
+                    return ImageSource::Base64 {
+                        media_type: media_type.to_string(),
+                        data: data.to_string(),
+                    };
+                }
+            }
+        }
+        ImageSource::Url {
+            url: url.to_string(),
+        }
+    }
+
+    /// Back to a URL (base64 as a `data:` URL).
+    pub fn to_url(&self) -> String {
+        match self {
+            ImageSource::Url { url } => url.clone(),
+            ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// JSON text of the arguments, as the model produced it.
+    pub arguments: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON Schema of the parameters.
+    pub parameters: Option<Value>,
+    pub strict: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolChoice {
+    Auto,
+    None,
+    Required,
+    Function { name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema {
+        name: String,
+        schema: Option<Value>,
+        strict: Option<bool>,
+        description: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningEffort {
+    None,
+    Minimal,
+    Low,
+    Medium,
+    High,
+    Xhigh,
+}
+
+/// Why generation stopped, normalised to OpenAI's vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ToolCalls,
+    ContentFilter,
+}
+
+impl FinishReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::ContentFilter => "content_filter",
+        }
+    }
+
+    /// OpenAI's strings, plus the legacy `function_call`.
+    pub fn from_openai(s: &str) -> Option<FinishReason> {
+        Some(match s {
+            "stop" => FinishReason::Stop,
+            "length" => FinishReason::Length,
+            "tool_calls" | "function_call" => FinishReason::ToolCalls,
+            "content_filter" => FinishReason::ContentFilter,
+            _ => return None,
+        })
+    }
+}
+
+/// Token usage, complete: what the ledger records and what clients see.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// All input tokens, cached ones included (OpenAI's `prompt_tokens`).
+    pub prompt_tokens: u64,
+    /// All output tokens, reasoning included.
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+    /// Input tokens served from the provider's prompt cache.
+    pub cached_tokens: u64,
+    /// Input tokens written to the provider's prompt cache (Anthropic cache creation).
+    pub cache_write_tokens: u64,
+    /// Output tokens spent on reasoning.
+    pub reasoning_tokens: u64,
+}
+
+impl Usage {
+    /// Combines usage reported in pieces (streams report some fields early, some late):
+    /// each field keeps the larger value, since providers report running totals.
+    pub fn merge_max(&mut self, other: &Usage) {
+        self.prompt_tokens = self.prompt_tokens.max(other.prompt_tokens);
+        self.completion_tokens = self.completion_tokens.max(other.completion_tokens);
+        self.cached_tokens = self.cached_tokens.max(other.cached_tokens);
+        self.cache_write_tokens = self.cache_write_tokens.max(other.cache_write_tokens);
+        self.reasoning_tokens = self.reasoning_tokens.max(other.reasoning_tokens);
+        self.total_tokens = self
+            .total_tokens
+            .max(other.total_tokens)
+            .max(self.prompt_tokens + self.completion_tokens);
+    }
+}
+
+/// A complete (non-streamed) response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    pub id: String,
+    /// The model that answered, as the upstream named it.
+    pub model: String,
+    pub created: u64,
+    pub choices: Vec<Choice>,
+    pub usage: Usage,
+    pub system_fingerprint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    pub index: u32,
+    /// The assistant message (text, thinking, refusal parts and tool calls).
+    pub message: Message,
+    pub finish_reason: Option<FinishReason>,
+}
+
+/// One step of a streamed response. Stream decoders turn provider events into these;
+/// stream encoders turn them into the client's events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChatChunk {
+    /// The response began.
+    Start {
+        id: String,
+        model: String,
+        created: u64,
+    },
+    /// Visible text for choice `index`.
+    Text { index: u32, text: String },
+    /// Reasoning text (and, at the end of a block, its signature).
+    Thinking {
+        index: u32,
+        text: String,
+        signature: Option<String>,
+    },
+    /// A tool call fragment. `call_index` counts tool calls within the choice from 0
+    /// (OpenAI's `tool_calls[].index`), whatever block index the provider used.
+    /// `id` and `name` are set on a call's first fragment only.
+    ToolCall {
+        index: u32,
+        call_index: u32,
+        id: Option<String>,
+        name: Option<String>,
+        arguments: String,
+    },
+    /// Choice `index` finished.
+    Finish { index: u32, reason: FinishReason },
+    /// Usage so far (providers may report it more than once; later values supersede).
+    Usage(Usage),
+}

@@ -1,0 +1,157 @@
+//! Reading usage out of OpenAI-format responses and stream chunks without decoding
+//! the rest of them.
+
+use crate::canonical::Usage;
+use serde::Deserialize;
+
+#[derive(Deserialize, Default)]
+pub struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+    #[serde(default)]
+    total_tokens: u64,
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<CompletionDetails>,
+    /// DeepSeek reports cache hits here instead of `prompt_tokens_details`.
+    #[serde(default)]
+    prompt_cache_hit_tokens: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+struct PromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+    /// Some OpenAI-compatible hosts report prompt-cache writes here.
+    #[serde(default)]
+    cache_write_tokens: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+struct CompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(w: WireUsage) -> Usage {
+        let cached = w
+            .prompt_tokens_details
+            .as_ref()
+            .and_then(|d| d.cached_tokens)
+            .or(w.prompt_cache_hit_tokens)
+            .unwrap_or(0);
+        Usage {
+            prompt_tokens: w.prompt_tokens,
+            completion_tokens: w.completion_tokens,
+            total_tokens: if w.total_tokens > 0 {
+                w.total_tokens
+            } else {
+                w.prompt_tokens + w.completion_tokens
+            },
+            cached_tokens: cached,
+            cache_write_tokens: w
+                .prompt_tokens_details
+                .and_then(|d| d.cache_write_tokens)
+                .unwrap_or(0),
+            reasoning_tokens: w
+                .completion_tokens_details
+                .and_then(|d| d.reasoning_tokens)
+                .unwrap_or(0),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WithUsage {
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+/// Usage of a non-streamed response body (`None` if it has none).
+pub fn response_usage(body: &[u8]) -> Option<Usage> {
+    serde_json::from_slice::<WithUsage>(body)
+        .ok()?
+        .usage
+        .map(Usage::from)
+}
+
+/// Whether a chunk's JSON carries a usage object (not `"usage": null`), found by a byte
+/// scan so that the common chunk is not decoded at all.
+pub fn has_usage_object(data: &[u8]) -> bool {
+    let finder = memchr::memmem::Finder::new(b"\"usage\"");
+    let mut from = 0;
+    while let Some(pos) = finder.find(&data[from..]) {
+        let mut i = from + pos + 7;
+        while i < data.len() && data[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if data.get(i) == Some(&b':') {
+            i += 1;
+            while i < data.len() && data[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if data.get(i) == Some(&b'{') {
+                return true;
+            }
+        }
+        from = from + pos + 7;
+    }
+    false
+}
+
+#[derive(Deserialize)]
+struct UsageChunk {
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    choices: Option<Vec<serde::de::IgnoredAny>>,
+}
+
+/// Usage in a stream chunk, and whether the chunk is the usage-only trailer
+/// (`"choices": []`) that OpenAI sends when `include_usage` is on.
+pub fn chunk_usage(data: &[u8]) -> Option<(Usage, bool)> {
+    if !has_usage_object(data) {
+        return None;
+    }
+    let chunk: UsageChunk = serde_json::from_slice(data).ok()?;
+    let usage = chunk.usage?;
+    let trailer = chunk.choices.is_none_or(|c| c.is_empty());
+    Some((usage.into(), trailer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_usage_with_details() {
+        let body = br#"{"id":"x","usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}}"#;
+        let u = response_usage(body).unwrap();
+        assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (10, 5, 15));
+        assert_eq!((u.cached_tokens, u.reasoning_tokens), (4, 2));
+    }
+
+    #[test]
+    fn deepseek_cache_hits() {
+        let body = br#"{"usage":{"prompt_tokens":10,"completion_tokens":5,"prompt_cache_hit_tokens":8}}"#;
+        let u = response_usage(body).unwrap();
+        assert_eq!((u.cached_tokens, u.total_tokens), (8, 15));
+    }
+
+    #[test]
+    fn stream_usage_detection() {
+        assert!(!has_usage_object(br#"{"choices":[],"usage":null}"#));
+        assert!(has_usage_object(br#"{"choices":[],"usage" : {"prompt_tokens":1}}"#));
+        assert!(!has_usage_object(br#"{"content":"\"usage\" is a word"}"#));
+        let (u, trailer) = chunk_usage(br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#).unwrap();
+        assert!(trailer);
+        assert_eq!(u.total_tokens, 7);
+        let (_, trailer) = chunk_usage(br#"{"choices":[{"index":0,"delta":{}}],"usage":{"prompt_tokens":3}}"#).unwrap();
+        assert!(!trailer);
+        assert!(chunk_usage(br#"{"choices":[],"usage":null}"#).is_none());
+    }
+}
