@@ -55,7 +55,10 @@ pub enum StreamEvent<'a> {
     /// A server-sent event.
     Sse(&'a crate::sse::SseEvent<'a>),
     /// A binary frame (AWS event stream) with its `:event-type` and payload.
-    Frame { event_type: &'a str, payload: &'a [u8] },
+    Frame {
+        event_type: &'a str,
+        payload: &'a [u8],
+    },
 }
 
 /// A provider's chat translation, canonical ⇄ wire.

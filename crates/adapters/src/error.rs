@@ -51,7 +51,10 @@ impl ErrorClass {
     pub fn retryable(self) -> bool {
         matches!(
             self,
-            ErrorClass::RateLimit | ErrorClass::Server | ErrorClass::Timeout | ErrorClass::Connection
+            ErrorClass::RateLimit
+                | ErrorClass::Server
+                | ErrorClass::Timeout
+                | ErrorClass::Connection
         )
     }
 

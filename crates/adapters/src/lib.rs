@@ -6,7 +6,9 @@ pub mod error;
 pub mod openai;
 pub mod sse;
 
-pub use adapter::{AdapterError, ChatAdapter, StreamDecoder, StreamEvent, Target, UpstreamRequest, WireFormat};
+pub use adapter::{
+    AdapterError, ChatAdapter, StreamDecoder, StreamEvent, Target, UpstreamRequest, WireFormat,
+};
 pub use error::{ErrorClass, UpstreamError};
 
 #[cfg(test)]

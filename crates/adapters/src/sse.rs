@@ -68,7 +68,11 @@ fn event_ends(buf: &[u8], from: usize) -> impl Iterator<Item = usize> + '_ {
                 if at >= 2 && buf[at - 1] == b'\r' && buf[at - 2] == b'\n' {
                     return Some(at + 1);
                 }
-            } else if b == b'\r' && at >= 1 && buf[at - 1] == b'\r' && buf.get(at + 1) != Some(&b'\n') {
+            } else if b == b'\r'
+                && at >= 1
+                && buf[at - 1] == b'\r'
+                && buf.get(at + 1) != Some(&b'\n')
+            {
                 return Some(at + 1);
             }
         }
@@ -145,7 +149,13 @@ mod tests {
     #[test]
     fn whole_events_in_one_chunk() {
         let ev = split_all(&[b"data: {\"a\":1}\n\ndata: [DONE]\n\n"]);
-        assert_eq!(ev, vec![b"data: {\"a\":1}\n\n".to_vec(), b"data: [DONE]\n\n".to_vec()]);
+        assert_eq!(
+            ev,
+            vec![
+                b"data: {\"a\":1}\n\n".to_vec(),
+                b"data: [DONE]\n\n".to_vec()
+            ]
+        );
     }
 
     #[test]

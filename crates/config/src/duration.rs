@@ -56,7 +56,9 @@ impl<'de> Deserialize<'de> for HumanDuration {
                 f.write_str("a duration like 30s, 500ms or 2m")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<HumanDuration, E> {
-                HumanDuration::parse(v).map(HumanDuration).map_err(E::custom)
+                HumanDuration::parse(v)
+                    .map(HumanDuration)
+                    .map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<HumanDuration, E> {
                 Ok(HumanDuration(Duration::from_secs(v)))
@@ -134,14 +136,23 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(HumanDuration::parse("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(HumanDuration::parse("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(
+            HumanDuration::parse("500ms"),
+            Ok(Duration::from_millis(500))
+        );
         assert_eq!(HumanDuration::parse("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(HumanDuration::parse("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(HumanDuration::parse("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(
+            HumanDuration::parse("1.5s"),
+            Ok(Duration::from_millis(1500))
+        );
         assert_eq!(HumanDuration::parse("7"), Ok(Duration::from_secs(7)));
         assert!(HumanDuration::parse("3 weeks").is_err());
         assert!(HumanDuration::parse("ms").is_err());
-        assert_eq!(HumanDuration(Duration::from_millis(1500)).to_string(), "1500ms");
+        assert_eq!(
+            HumanDuration(Duration::from_millis(1500)).to_string(),
+            "1500ms"
+        );
         assert_eq!(HumanDuration(Duration::from_secs(60)).to_string(), "60s");
     }
 

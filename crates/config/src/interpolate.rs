@@ -77,10 +77,7 @@ fn interpolate_line(
                     Some((n, d)) => (n, Some(d)),
                     None => (inner, None),
                 };
-                if name.is_empty()
-                    || !name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
                 {
                     return Err(ConfigError::at(
                         file,

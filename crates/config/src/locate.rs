@@ -96,7 +96,9 @@ pub fn locate(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
                 let items: Vec<usize> = scope
                     .iter()
                     .enumerate()
-                    .filter(|(_, l)| l.indent == level && (l.text.starts_with("- ") || l.text == "-"))
+                    .filter(|(_, l)| {
+                        l.indent == level && (l.text.starts_with("- ") || l.text == "-")
+                    })
                     .map(|(i, _)| i)
                     .collect();
                 let Some(&start) = items.get(*n) else { break };
@@ -149,10 +151,7 @@ models:
             Seg::key("provider"),
         ];
         assert_eq!(locate(TEXT, &path), Some((9, 19)));
-        assert_eq!(
-            display_path(&path),
-            "models[0].deployments[1].provider"
-        );
+        assert_eq!(display_path(&path), "models[0].deployments[1].provider");
     }
 
     #[test]

@@ -55,7 +55,8 @@ impl ServerConfig {
         self.shutdown_grace.map_or(DEFAULT_SHUTDOWN_GRACE, |d| d.0)
     }
     pub fn connect_timeout(&self) -> Duration {
-        self.connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0)
+        self.connect_timeout
+            .map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0)
     }
     pub fn timeout(&self) -> Duration {
         self.timeout.map_or(DEFAULT_UPSTREAM_TIMEOUT, |d| d.0)
@@ -267,7 +268,11 @@ impl Config {
             }
             for (j, d) in m.deployments.iter().enumerate() {
                 let dat = |field: &str| {
-                    at(vec![Seg::key("deployments"), Seg::Index(j), Seg::key(field)])
+                    at(vec![
+                        Seg::key("deployments"),
+                        Seg::Index(j),
+                        Seg::key(field),
+                    ])
                 };
                 if !self.providers.contains_key(&d.provider) {
                     let known: Vec<&str> = self.providers.keys().map(String::as_str).collect();

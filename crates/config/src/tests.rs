@@ -66,9 +66,15 @@ fn parses_the_interface_shape() {
 
 #[test]
 fn unknown_field_is_named_with_position() {
-    let text = GOOD.replace("        weight: 3\n", "        weight: 3\n        wieght: 4\n");
+    let text = GOOD.replace(
+        "        weight: 3\n",
+        "        weight: 3\n        wieght: 4\n",
+    );
     let err = parse(&text).unwrap_err();
-    assert_eq!(err.field.as_deref(), Some("models[0].deployments[0].wieght"));
+    assert_eq!(
+        err.field.as_deref(),
+        Some("models[0].deployments[0].wieght")
+    );
     assert_eq!(err.line, Some(20), "{err}");
     assert!(err.column.is_some());
     let shown = err.to_string();
@@ -79,24 +85,36 @@ fn unknown_field_is_named_with_position() {
 #[test]
 fn wrong_type_is_named_with_position() {
     let err = parse(&GOOD.replace("weight: 3", "weight: heavy")).unwrap_err();
-    assert_eq!(err.field.as_deref(), Some("models[0].deployments[0].weight"));
+    assert_eq!(
+        err.field.as_deref(),
+        Some("models[0].deployments[0].weight")
+    );
     assert_eq!(err.line, Some(19), "{err}");
 }
 
 #[test]
 fn bad_duration_is_an_error() {
     let err = parse(&GOOD.replace("timeout: 45s", "timeout: soon")).unwrap_err();
-    assert_eq!(err.field.as_deref(), Some("models[0].deployments[0].timeout"));
+    assert_eq!(
+        err.field.as_deref(),
+        Some("models[0].deployments[0].timeout")
+    );
     assert!(err.message.contains("not a duration"), "{err}");
 }
 
 #[test]
 fn unknown_provider_reference_is_located() {
     let err = parse(&GOOD.replace("provider: local", "provider: locall")).unwrap_err();
-    assert_eq!(err.field.as_deref(), Some("models[0].deployments[1].provider"));
+    assert_eq!(
+        err.field.as_deref(),
+        Some("models[0].deployments[1].provider")
+    );
     assert_eq!(err.line, Some(21), "{err}");
     assert_eq!(err.column, Some(19), "{err}");
-    assert!(err.message.contains("configured providers: local, openai"), "{err}");
+    assert!(
+        err.message.contains("configured providers: local, openai"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -120,7 +138,10 @@ fn semantic_checks() {
         "  - name: general\n    deployments:\n      - {provider: openai, model: x}\nserver:",
     );
     assert!(parse(&dup).unwrap_err().message.contains("defined twice"));
-    let both = GOOD.replace("    api_keys: [k1, k2]\n", "    api_keys: [k1]\n    api_key: x\n");
+    let both = GOOD.replace(
+        "    api_keys: [k1, k2]\n",
+        "    api_keys: [k1]\n    api_key: x\n",
+    );
     assert!(parse(&both).unwrap_err().message.contains("not both"));
     let url = GOOD.replace("http://127.0.0.1:11434/v1", "127.0.0.1:11434");
     assert_eq!(

@@ -99,7 +99,11 @@ fn canonical_key(key: &str) -> Option<&'static str> {
     BEHAVIOR_KEYS.iter().copied().find(|canon| {
         canon.len() == key.len()
             && canon.bytes().zip(key.bytes()).all(|(c, k)| {
-                let k = if k == b'-' { b'_' } else { k.to_ascii_lowercase() };
+                let k = if k == b'-' {
+                    b'_'
+                } else {
+                    k.to_ascii_lowercase()
+                };
                 c == k
             })
     })
@@ -127,7 +131,9 @@ pub fn parse_behavior_spec(spec: &str, into: &mut Behavior) -> Result<(), String
             continue;
         }
         let Some((key, value)) = item.split_once('=') else {
-            return Err(format!("invalid mock spec item '{item}': expected key=value"));
+            return Err(format!(
+                "invalid mock spec item '{item}': expected key=value"
+            ));
         };
         into.set(key, value)?;
     }
@@ -166,6 +172,7 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

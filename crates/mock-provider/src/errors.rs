@@ -55,7 +55,11 @@ pub(crate) fn error_response(
 }
 
 /// 400 `invalid_request_error`.
-pub(crate) fn bad_request(message: &str, param: Option<&str>, code: Option<&str>) -> Response<Body> {
+pub(crate) fn bad_request(
+    message: &str,
+    param: Option<&str>,
+    code: Option<&str>,
+) -> Response<Body> {
     error_response(
         StatusCode::BAD_REQUEST,
         message,
@@ -86,9 +90,8 @@ pub(crate) fn fault_response(status: u16, behavior: &Behavior, model: &str) -> R
             Some("permission_denied"),
         ),
         404 => {
-            model_msg = format!(
-                "The model `{model}` does not exist or you do not have access to it."
-            );
+            model_msg =
+                format!("The model `{model}` does not exist or you do not have access to it.");
             (
                 model_msg.as_str(),
                 "invalid_request_error",

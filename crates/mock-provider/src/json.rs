@@ -54,12 +54,19 @@ pub(crate) fn push_usage(buf: &mut Vec<u8>, prompt: u64, completion: u64) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn escapes_like_serde() {
-        for s in ["plain", "q\"uote\\", "line\nbreak\t\r", "ctl\u{1}\u{1f}", "ünï😀"] {
+        for s in [
+            "plain",
+            "q\"uote\\",
+            "line\nbreak\t\r",
+            "ctl\u{1}\u{1f}",
+            "ünï😀",
+        ] {
             let mut buf = Vec::new();
             push_json_str(&mut buf, s);
             let back: String = serde_json::from_slice(&buf).unwrap();
@@ -73,6 +80,9 @@ mod tests {
         push_usage(&mut buf, 3, 4);
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(v["total_tokens"], 7);
-        assert_eq!(v["completion_tokens_details"]["rejected_prediction_tokens"], 0);
+        assert_eq!(
+            v["completion_tokens_details"]["rejected_prediction_tokens"],
+            0
+        );
     }
 }

@@ -1,1 +1,238 @@
+//! Database access for Switchyard: SQLite embedded by default, PostgreSQL for
+//! replicas. The same operations run on both; each backend has its own migration
+//! folder (`migrations/sqlite`, `migrations/postgres`), compiled into the binary.
+//!
+//! Nothing here is called on the request path: the gateway reads what it needs at
+//! start-up or from caches, and writes from background tasks.
 
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://USER@HOST/DB")]
+    BadUrl(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Store {
+    /// Opens a pool. SQLite files are created when missing and run in WAL mode.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await?;
+            Ok(Store::Sqlite(pool))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await?;
+            Ok(Store::Postgres(pool))
+        } else {
+            Err(StoreError::BadUrl(redact_url(url)))
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Applies pending migrations; returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let before = self.applied_migrations().await.unwrap_or(0);
+        match self {
+            Store::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
+            Store::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+        }
+        let after = self.applied_migrations().await?;
+        Ok(after.saturating_sub(before))
+    }
+
+    async fn applied_migrations(&self) -> Result<usize, StoreError> {
+        let q = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
+        let n: i64 = match self {
+            Store::Sqlite(p) => sqlx::query_scalar(q).fetch_one(p).await?,
+            Store::Postgres(p) => sqlx::query_scalar(q).fetch_one(p).await?,
+        };
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// A round trip, for readiness.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ())?,
+            Store::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ())?,
+        }
+        Ok(())
+    }
+
+    /// This database's installation id, created on first use.
+    pub async fn install_id(&self) -> Result<String, StoreError> {
+        let fresh = format!("{:016x}{:016x}", rand_u64(), rand_u64());
+        match self {
+            Store::Sqlite(p) => {
+                sqlx::query("INSERT INTO meta (key, value) VALUES ('install_id', ?) ON CONFLICT (key) DO NOTHING")
+                    .bind(&fresh)
+                    .execute(p)
+                    .await?;
+                Ok(
+                    sqlx::query_scalar("SELECT value FROM meta WHERE key = 'install_id'")
+                        .fetch_one(p)
+                        .await?,
+                )
+            }
+            Store::Postgres(p) => {
+                sqlx::query("INSERT INTO meta (key, value) VALUES ('install_id', $1) ON CONFLICT (key) DO NOTHING")
+                    .bind(&fresh)
+                    .execute(p)
+                    .await?;
+                Ok(
+                    sqlx::query_scalar("SELECT value FROM meta WHERE key = 'install_id'")
+                        .fetch_one(p)
+                        .await?,
+                )
+            }
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(p) => p.close().await,
+            Store::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// A database URL fit for messages: any password is masked.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((creds, host)) = rest.split_once('@') {
+            if let Some((user, _)) = creds.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn exercise(store: Store) {
+        store.migrate().await.unwrap();
+        // Idempotent.
+        assert_eq!(store.migrate().await.unwrap(), 0);
+        store.ping().await.unwrap();
+        let id = store.install_id().await.unwrap();
+        assert_eq!(id.len(), 32);
+        assert_eq!(
+            store.install_id().await.unwrap(),
+            id,
+            "install id is stable"
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_file_is_created_and_migrated() {
+        let dir = std::env::temp_dir().join(format!("sy-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/t.db", dir.display());
+        let store = Store::connect(&url).await.unwrap();
+        assert_eq!(store.backend(), "sqlite");
+        exercise(store).await;
+        assert!(dir.join("t.db").exists());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn postgres_when_reachable() {
+        let url = std::env::var("SWITCHYARD_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let admin = match Store::connect(&url).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("SKIPPED: PostgreSQL not reachable at {url}: {e}");
+                assert!(std::env::var("CI").is_err(), "CI must have PostgreSQL");
+                return;
+            }
+        };
+        let Store::Postgres(pool) = &admin else {
+            unreachable!()
+        };
+        let db = format!("sy_store_test_{}", std::process::id());
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {db}"))
+            .execute(pool)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {db}"))
+            .execute(pool)
+            .await
+            .unwrap();
+        let base = url.rsplit_once('/').map(|(b, _)| b).unwrap();
+        let store = Store::connect(&format!("{base}/{db}")).await.unwrap();
+        assert_eq!(store.backend(), "postgres");
+        exercise(store.clone()).await;
+        store.close().await;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {db}"))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+        assert!(matches!(
+            futures_lite_block(Store::connect("mysql://u:pw@h/db")),
+            Err(StoreError::BadUrl(u)) if !u.contains("pw")
+        ));
+    }
+
+    fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+}

@@ -30,7 +30,9 @@ fn text(v: Option<serde_json::Value>) -> Option<String> {
 
 /// Turns an upstream error response into an [`UpstreamError`].
 pub fn classify(status: u16, headers: &http::HeaderMap, body: &[u8]) -> UpstreamError {
-    let parsed = serde_json::from_slice::<Envelope>(body).ok().map(|e| e.error);
+    let parsed = serde_json::from_slice::<Envelope>(body)
+        .ok()
+        .map(|e| e.error);
     let (message, kind, code, param) = match parsed {
         Some(e) => (e.message, e.kind, text(e.code), text(e.param)),
         None => (None, None, None, None),
@@ -76,7 +78,8 @@ mod tests {
 
     #[test]
     fn recorded_unsupported_parameter() {
-        let body = &crate::test_support::fixture("openai/vercel_error_400_unsupported_parameter.json");
+        let body =
+            &crate::test_support::fixture("openai/vercel_error_400_unsupported_parameter.json");
         let e = classify(400, &http::HeaderMap::new(), body);
         assert_eq!(e.class, ErrorClass::BadRequest);
         assert_eq!(e.kind.as_deref(), Some("invalid_request_error"));

@@ -74,10 +74,21 @@ pub fn peek(body: &[u8]) -> Result<ChatPeek<'_>, RequestError> {
         param: None,
     })?;
     // Later duplicates win, as in most JSON parsers.
-    let get = |name: &str| fields.iter().rev().find(|(k, _)| k == name).map(|(_, v)| *v);
+    let get = |name: &str| {
+        fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| *v)
+    };
 
     let model = match get("model") {
-        None => return Err(RequestError::param("model", "you must provide a model parameter")),
+        None => {
+            return Err(RequestError::param(
+                "model",
+                "you must provide a model parameter",
+            ))
+        }
         Some(raw) => match serde_json::from_str::<Cow<str>>(raw.get()) {
             Ok(m) if !m.trim().is_empty() => m,
             Ok(_) => return Err(RequestError::param("model", "`model` must not be empty")),
@@ -146,7 +157,13 @@ impl ChatPeek<'_> {
     /// Writes the upstream body: `model` replaced, and for streams usage requested.
     pub fn upstream_body(&self, upstream_model: &str) -> Vec<u8> {
         let extra = upstream_model.len() + 48;
-        let mut out = Vec::with_capacity(self.fields.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum::<usize>() + extra);
+        let mut out = Vec::with_capacity(
+            self.fields
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len() + 4)
+                .sum::<usize>()
+                + extra,
+        );
         out.push(b'{');
         let force_usage = self.stream && !self.include_usage;
         let mut wrote_options = false;
@@ -192,7 +209,6 @@ fn write_options_with_usage(out: &mut Vec<u8>, raw: &str) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,12 +240,19 @@ mod tests {
         assert_eq!(out["stream_options"], json!({"include_usage": true}));
         assert_eq!(out["model"], "up");
 
-        let b = body(json!({"model":"m","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_obfuscation":false}}));
+        let b = body(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_obfuscation":false}}),
+        );
         let p = peek(&b).unwrap();
         let out: Value = serde_json::from_slice(&p.upstream_body("up")).unwrap();
-        assert_eq!(out["stream_options"], json!({"include_obfuscation": false, "include_usage": true}));
+        assert_eq!(
+            out["stream_options"],
+            json!({"include_obfuscation": false, "include_usage": true})
+        );
 
-        let b = body(json!({"model":"m","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":true}}));
+        let b = body(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":true}}),
+        );
         let p = peek(&b).unwrap();
         assert!(p.include_usage);
         let out: Value = serde_json::from_slice(&p.upstream_body("up")).unwrap();
@@ -249,19 +272,37 @@ mod tests {
         let cases: Vec<(&[u8], Option<&str>)> = vec![
             (b"{not json", None),
             (b"[1,2]", None),
-            (br#"{"messages":[{"role":"user","content":"x"}]}"#, Some("model")),
-            (br#"{"model":5,"messages":[{"role":"user","content":"x"}]}"#, Some("model")),
+            (
+                br#"{"messages":[{"role":"user","content":"x"}]}"#,
+                Some("model"),
+            ),
+            (
+                br#"{"model":5,"messages":[{"role":"user","content":"x"}]}"#,
+                Some("model"),
+            ),
             (br#"{"model":"m"}"#, Some("messages")),
             (br#"{"model":"m","messages":"hi"}"#, Some("messages")),
             (br#"{"model":"m","messages":[]}"#, Some("messages")),
-            (br#"{"model":"m","messages":[{}],"stream":"yes"}"#, Some("stream")),
-            (br#"{"model":"m","messages":[{}],"stream_options":7}"#, Some("stream_options")),
+            (
+                br#"{"model":"m","messages":[{}],"stream":"yes"}"#,
+                Some("stream"),
+            ),
+            (
+                br#"{"model":"m","messages":[{}],"stream_options":7}"#,
+                Some("stream_options"),
+            ),
         ];
         for (raw, param) in cases {
-            let err = peek(raw).err().unwrap_or_else(|| panic!("accepted {}", String::from_utf8_lossy(raw)));
+            let err = peek(raw)
+                .err()
+                .unwrap_or_else(|| panic!("accepted {}", String::from_utf8_lossy(raw)));
             assert_eq!(err.param.as_deref(), param, "{}", err.message);
         }
-        assert!(peek(b"{not json").err().unwrap().message.contains("not valid JSON"));
+        assert!(peek(b"{not json")
+            .err()
+            .unwrap()
+            .message
+            .contains("not valid JSON"));
     }
 
     #[test]

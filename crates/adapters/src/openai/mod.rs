@@ -1,9 +1,22 @@
 //! OpenAI Chat Completions: the `openai` and `openai_compatible` provider kinds, and the
 //! format of the gateway's main ingress.
 
+pub mod adapter;
 pub mod errors;
 pub mod fastpath;
+pub mod request;
+pub mod request_encode;
+pub mod response;
+pub mod stream;
+pub mod stream_encode;
 pub mod usage;
+
+pub use adapter::OpenAiAdapter;
+pub use request::decode_request;
+pub use request_encode::encode_request;
+pub use response::{decode_response, encode_response};
+pub use stream::OpenAiStreamDecoder;
+pub use stream_encode::OpenAiStreamEncoder;
 
 use crate::adapter::{Target, UpstreamRequest};
 use bytes::Bytes;
@@ -12,7 +25,10 @@ use http::{header, HeaderMap, HeaderValue};
 /// Builds the upstream request for a body already in OpenAI format (the fast path).
 pub fn chat_request(target: &Target<'_>, body: Bytes) -> UpstreamRequest {
     let mut headers = HeaderMap::with_capacity(4);
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Some(key) = target.api_key {
         if let Ok(v) = HeaderValue::from_str(&format!("Bearer {key}")) {
             headers.insert(header::AUTHORIZATION, v);
@@ -55,7 +71,14 @@ mod tests {
         assert_eq!(r.url, "http://h:1/v1/chat/completions");
         assert_eq!(r.headers["authorization"], "Bearer sk-up");
         assert_eq!(r.headers["openai-organization"], "org-1");
-        let t = Target { api_key: None, organization: None, ..t };
-        assert!(chat_request(&t, Bytes::new()).headers.get("authorization").is_none());
+        let t = Target {
+            api_key: None,
+            organization: None,
+            ..t
+        };
+        assert!(chat_request(&t, Bytes::new())
+            .headers
+            .get("authorization")
+            .is_none());
     }
 }

@@ -131,13 +131,17 @@ mod tests {
     fn full_usage_with_details() {
         let body = br#"{"id":"x","usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}}"#;
         let u = response_usage(body).unwrap();
-        assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (10, 5, 15));
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (10, 5, 15)
+        );
         assert_eq!((u.cached_tokens, u.reasoning_tokens), (4, 2));
     }
 
     #[test]
     fn deepseek_cache_hits() {
-        let body = br#"{"usage":{"prompt_tokens":10,"completion_tokens":5,"prompt_cache_hit_tokens":8}}"#;
+        let body =
+            br#"{"usage":{"prompt_tokens":10,"completion_tokens":5,"prompt_cache_hit_tokens":8}}"#;
         let u = response_usage(body).unwrap();
         assert_eq!((u.cached_tokens, u.total_tokens), (8, 15));
     }
@@ -145,12 +149,19 @@ mod tests {
     #[test]
     fn stream_usage_detection() {
         assert!(!has_usage_object(br#"{"choices":[],"usage":null}"#));
-        assert!(has_usage_object(br#"{"choices":[],"usage" : {"prompt_tokens":1}}"#));
+        assert!(has_usage_object(
+            br#"{"choices":[],"usage" : {"prompt_tokens":1}}"#
+        ));
         assert!(!has_usage_object(br#"{"content":"\"usage\" is a word"}"#));
-        let (u, trailer) = chunk_usage(br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#).unwrap();
+        let (u, trailer) = chunk_usage(
+            br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#,
+        )
+        .unwrap();
         assert!(trailer);
         assert_eq!(u.total_tokens, 7);
-        let (_, trailer) = chunk_usage(br#"{"choices":[{"index":0,"delta":{}}],"usage":{"prompt_tokens":3}}"#).unwrap();
+        let (_, trailer) =
+            chunk_usage(br#"{"choices":[{"index":0,"delta":{}}],"usage":{"prompt_tokens":3}}"#)
+                .unwrap();
         assert!(!trailer);
         assert!(chunk_usage(br#"{"choices":[],"usage":null}"#).is_none());
     }

@@ -1,0 +1,280 @@
+//! The one place where failures become HTTP responses in the client's error shape.
+//!
+//! What the client reads (`message`) is kept apart from what is logged: upstream
+//! messages are passed through, but with anything that looks like a credential masked.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode};
+use serde::Serialize;
+use switchyard_adapters::{ErrorClass, UpstreamError};
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub kind: String,
+    pub code: Option<String>,
+    pub param: Option<String>,
+    /// Seconds, sent as `Retry-After`.
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    message: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    param: Option<&'a str>,
+    code: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        kind: &str,
+        code: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            kind: kind.to_string(),
+            code: code.map(str::to_string),
+            param: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn with_param(mut self, param: Option<String>) -> Self {
+        self.param = param;
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>, param: Option<String>) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            None,
+            message,
+        )
+        .with_param(param)
+    }
+
+    pub fn unauthorized(message: &str) -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            Some("invalid_api_key"),
+            message,
+        )
+    }
+
+    pub fn model_not_found(model: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("model_not_found"),
+            format!(
+                "The model `{}` does not exist in this gateway's catalog. GET /v1/models lists the models you can use; a configured provider's models can also be called as provider/model.",
+                truncate(model, 200)
+            ),
+        )
+        .with_param(Some("model".into()))
+    }
+
+    pub fn too_large(limit: u64) -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            Some("request_too_large"),
+            format!("The request body is larger than this gateway's limit of {limit} bytes (server.max_body_size)."),
+        )
+    }
+
+    pub fn not_found_route(method: &str, path: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("unknown_url"),
+            format!(
+                "Unknown request URL: {method} {}. Chat requests go to POST /v1/chat/completions.",
+                truncate(path, 200)
+            ),
+        )
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            Some("service_unavailable"),
+            message,
+        )
+    }
+
+    /// Maps an upstream failure to the client's status: 4xx passed through with the
+    /// upstream's message, 5xx and broken connections 502, timeouts 504.
+    pub fn from_upstream(e: &UpstreamError, deployment: &str, secrets: &[&str]) -> Self {
+        let message = redact(&e.message, secrets);
+        let retry_after = e.retry_after_ms.map(|ms| ms.div_ceil(1000));
+        let mut err = match e.class {
+            ErrorClass::Timeout => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout_error",
+                Some("upstream_timeout"),
+                format!("The upstream deployment {deployment} did not answer in time: {message}"),
+            ),
+            ErrorClass::Connection => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                Some("upstream_connection_error"),
+                format!("Could not reach the upstream deployment {deployment}: {message}"),
+            ),
+            _ => match e.status {
+                Some(s @ 400..=499) => ApiError {
+                    status: StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
+                    message,
+                    kind: e
+                        .kind
+                        .clone()
+                        .unwrap_or_else(|| default_kind(s).to_string()),
+                    code: e.code.clone(),
+                    param: e.param.clone(),
+                    retry_after: None,
+                },
+                status => ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_error",
+                    Some("upstream_error"),
+                    format!(
+                        "The upstream deployment {deployment} failed{}: {message}",
+                        status
+                            .map(|s| format!(" with HTTP {s}"))
+                            .unwrap_or_default()
+                    ),
+                ),
+            },
+        };
+        err.retry_after = retry_after;
+        err
+    }
+
+    /// The JSON body, also used for errors inside an SSE stream.
+    pub fn body_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&Body {
+            error: Inner {
+                message: &self.message,
+                kind: &self.kind,
+                param: self.param.as_deref(),
+                code: self.code.as_deref(),
+            },
+        })
+        .unwrap_or_default()
+    }
+}
+
+fn default_kind(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        _ => "invalid_request_error",
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, self.body_bytes()).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(secs) = self.retry_after {
+            h.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Masks known secrets and anything shaped like an API key (`sk-…`, `key-…`).
+pub fn redact(message: &str, secrets: &[&str]) -> String {
+    let mut out = message.to_string();
+    for s in secrets.iter().filter(|s| s.len() >= 6) {
+        if out.contains(*s) {
+            out = out.replace(*s, "[redacted]");
+        }
+    }
+    let mut result = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(pos) = rest.find("sk-") {
+        let before_ok = pos == 0 || !rest.as_bytes()[pos - 1].is_ascii_alphanumeric();
+        let tail = &rest[pos + 3..];
+        let len = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '*'))
+            .unwrap_or(tail.len());
+        result.push_str(&rest[..pos]);
+        if before_ok && len >= 6 {
+            result.push_str("sk-[redacted]");
+        } else {
+            result.push_str(&rest[pos..pos + 3 + len]);
+        }
+        rest = &tail[len..];
+    }
+    result.push_str(rest);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_keys() {
+        assert_eq!(
+            redact(
+                "Incorrect API key provided: sk-proj-abc***xyz. See docs",
+                &[]
+            ),
+            "Incorrect API key provided: sk-[redacted]. See docs"
+        );
+        assert_eq!(
+            redact("key mysecretkey used", &["mysecretkey"]),
+            "key [redacted] used"
+        );
+        assert_eq!(redact("task-sk-1 ok", &[]), "task-sk-1 ok");
+    }
+
+    #[test]
+    fn upstream_mapping() {
+        let mut e = UpstreamError::new(ErrorClass::Server, Some(500), "boom");
+        assert_eq!(
+            ApiError::from_upstream(&e, "p/m", &[]).status,
+            StatusCode::BAD_GATEWAY
+        );
+        e.class = ErrorClass::RateLimit;
+        e.status = Some(429);
+        e.retry_after_ms = Some(1500);
+        let a = ApiError::from_upstream(&e, "p/m", &[]);
+        assert_eq!((a.status.as_u16(), a.retry_after), (429, Some(2)));
+        assert_eq!(a.kind, "rate_limit_error");
+        let t = UpstreamError::new(ErrorClass::Timeout, None, "after 1s");
+        assert_eq!(
+            ApiError::from_upstream(&t, "p/m", &[]).status,
+            StatusCode::GATEWAY_TIMEOUT
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! What is recorded about each request: one structured log line now; the ledger,
+//! metrics and traces hang off the same record.
+
+use std::time::{Duration, Instant};
+use switchyard_adapters::canonical::Usage;
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// Rejected by the gateway (auth, validation, unknown model).
+    Rejected,
+    /// The upstream answered with an error or could not be reached.
+    UpstreamError,
+    /// The upstream broke off a stream after it began.
+    StreamError,
+    /// The client went away before the response finished.
+    ClientDisconnected,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Rejected => "rejected",
+            Outcome::UpstreamError => "upstream_error",
+            Outcome::StreamError => "stream_error",
+            Outcome::ClientDisconnected => "client_disconnected",
+        }
+    }
+}
+
+/// The record of one request, emitted exactly once (by `finish` or on drop).
+pub struct RequestLog {
+    pub request_id: String,
+    pub model: String,
+    pub deployment: String,
+    pub stream: bool,
+    pub status: u16,
+    pub attempts: u32,
+    pub started: Instant,
+    pub upstream_started: Option<Instant>,
+    pub ttft: Option<Duration>,
+    pub usage: Option<Usage>,
+    pub outcome: Outcome,
+    pub error_class: Option<&'static str>,
+    emitted: bool,
+}
+
+impl RequestLog {
+    pub fn new(
+        request_id: &str,
+        model: &str,
+        deployment: &str,
+        stream: bool,
+        started: Instant,
+    ) -> Self {
+        RequestLog {
+            request_id: request_id.to_string(),
+            model: model.to_string(),
+            deployment: deployment.to_string(),
+            stream,
+            status: 0,
+            attempts: 0,
+            started,
+            upstream_started: None,
+            ttft: None,
+            usage: None,
+            outcome: Outcome::Ok,
+            error_class: None,
+            emitted: false,
+        }
+    }
+
+    pub fn finish(mut self) {
+        self.emit();
+    }
+
+    fn emit(&mut self) {
+        if self.emitted {
+            return;
+        }
+        self.emitted = true;
+        let usage = self.usage.unwrap_or_default();
+        tracing::info!(
+            target: "switchyard::request",
+            request_id = %self.request_id,
+            model = %self.model,
+            deployment = %self.deployment,
+            stream = self.stream,
+            status = self.status,
+            outcome = self.outcome.as_str(),
+            error_class = self.error_class.unwrap_or(""),
+            attempts = self.attempts,
+            latency_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            ttft_ms = self.ttft.map(|t| t.as_secs_f64() * 1000.0).unwrap_or(0.0),
+            prompt_tokens = usage.prompt_tokens,
+            completion_tokens = usage.completion_tokens,
+            cached_tokens = usage.cached_tokens,
+            reasoning_tokens = usage.reasoning_tokens,
+            usage_seen = self.usage.is_some(),
+            "request"
+        );
+    }
+}
+
+impl Drop for RequestLog {
+    fn drop(&mut self) {
+        self.emit();
+    }
+}

@@ -1,0 +1,224 @@
+//! Relaying an OpenAI-format SSE stream from the upstream to the client.
+//!
+//! Bytes pass through as received (sliced, not copied) while the relay reads only what
+//! the ledger needs: the time of the first token and the usage trailer. When the client
+//! did not ask for usage, the gateway asked the upstream anyway; the relay then removes
+//! the trailer and the `"usage":null` fields so the client sees what it asked for.
+//!
+//! Dropping the relay (the client went away) drops the upstream response, which
+//! cancels the upstream request, releases the in-flight count and emits the request's
+//! record with the usage seen so far.
+
+use crate::error::ApiError;
+use crate::observe::{Outcome, RequestLog};
+use crate::state::InflightGuard;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::time::Duration;
+use switchyard_adapters::openai::usage::chunk_usage;
+use switchyard_adapters::sse::{parse_event, SseSplitter};
+use switchyard_adapters::UpstreamError;
+
+type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+pub struct Relay {
+    upstream: Upstream,
+    splitter: SseSplitter,
+    out: VecDeque<Bytes>,
+    /// The client did not ask for usage: remove what we added.
+    strip_usage: bool,
+    idle_timeout: Duration,
+    deployment: String,
+    secrets: Vec<String>,
+    saw_done: bool,
+    finished: bool,
+    log: RequestLog,
+    _inflight: InflightGuard,
+}
+
+impl Relay {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        upstream: reqwest::Response,
+        strip_usage: bool,
+        idle_timeout: Duration,
+        deployment: String,
+        secrets: Vec<String>,
+        mut log: RequestLog,
+        inflight: InflightGuard,
+    ) -> Self {
+        // Until the body completes, a dropped relay means the client left.
+        log.outcome = Outcome::ClientDisconnected;
+        Relay {
+            upstream: Box::pin(upstream.bytes_stream()),
+            splitter: SseSplitter::new(),
+            out: VecDeque::new(),
+            strip_usage,
+            idle_timeout,
+            deployment,
+            secrets,
+            saw_done: false,
+            finished: false,
+            log,
+            _inflight: inflight,
+        }
+    }
+
+    /// The response body.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
+        futures_util::stream::unfold(self, |mut relay| async move {
+            relay.next_bytes().await.map(|b| (Ok(b), relay))
+        })
+    }
+
+    async fn next_bytes(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(b) = self.out.pop_front() {
+                return Some(b);
+            }
+            if self.finished {
+                return None;
+            }
+            match tokio::time::timeout(self.idle_timeout, self.upstream.next()).await {
+                Ok(Some(Ok(chunk))) => self.on_chunk(chunk),
+                Ok(None) => {
+                    self.finished = true;
+                    if let Some(rest) = self.splitter.take_rest() {
+                        // A last event without its blank line: complete it for the client.
+                        self.on_event(rest);
+                        self.out.push_back(Bytes::from_static(b"\n\n"));
+                    }
+                    self.log.outcome = if self.saw_done {
+                        Outcome::Ok
+                    } else {
+                        Outcome::StreamError
+                    };
+                }
+                Ok(Some(Err(e))) => {
+                    let err = crate::upstream::transport_error(&e, self.idle_timeout);
+                    self.fail(err);
+                }
+                Err(_) => self.fail(crate::upstream::timed_out(self.idle_timeout)),
+            }
+        }
+    }
+
+    fn on_chunk(&mut self, chunk: Bytes) {
+        let mut events = Vec::new();
+        self.splitter.push(chunk, &mut events);
+        for ev in events {
+            self.on_event(ev);
+        }
+    }
+
+    fn on_event(&mut self, raw: Bytes) {
+        let ev = parse_event(&raw);
+        let data: &[u8] = &ev.data;
+        if ev.is_done() {
+            self.saw_done = true;
+        } else {
+            if self.log.ttft.is_none() && carries_output(data) {
+                self.log.ttft = Some(self.log.started.elapsed());
+            }
+            if let Some((usage, trailer)) = chunk_usage(data) {
+                match &mut self.log.usage {
+                    Some(seen) => seen.merge_max(&usage),
+                    None => self.log.usage = Some(usage),
+                }
+                if trailer && self.strip_usage {
+                    return;
+                }
+            }
+            if self.strip_usage {
+                if let Some(cleaned) = strip_null_usage(&raw) {
+                    self.out.push_back(cleaned);
+                    return;
+                }
+            }
+        }
+        self.out.push_back(raw);
+    }
+
+    /// Ends the stream with an OpenAI-style error event (the SDKs raise on it).
+    fn fail(&mut self, err: UpstreamError) {
+        self.finished = true;
+        self.log.outcome = Outcome::StreamError;
+        self.log.error_class = Some(err.class.as_str());
+        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        let api = ApiError::from_upstream(&err, &self.deployment, &secrets);
+        let mut event = Vec::with_capacity(64 + api.message.len());
+        event.extend_from_slice(b"data: ");
+        event.extend_from_slice(&api.body_bytes());
+        event.extend_from_slice(b"\n\n");
+        self.out.push_back(Bytes::from(event));
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if self.finished && self.log.outcome == Outcome::ClientDisconnected {
+            self.log.outcome = Outcome::Ok;
+        }
+        // `log` emits itself when dropped; `_inflight` releases its counts.
+    }
+}
+
+/// Whether a chunk carries model output (text, reasoning or a tool call), for TTFT.
+fn carries_output(data: &[u8]) -> bool {
+    for key in [
+        &b"\"content\":\""[..],
+        b"\"reasoning_content\":\"",
+        b"\"tool_calls\":[",
+    ] {
+        if let Some(pos) = memchr::memmem::find(data, key) {
+            // An empty string is the role-only opening chunk, not output.
+            if data.get(pos + key.len()) != Some(&b'"') {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Removes `"usage":null` fields that exist only because the gateway forced usage on.
+fn strip_null_usage(raw: &[u8]) -> Option<Bytes> {
+    const FIELD: &[u8] = b",\"usage\":null";
+    let pos = memchr::memmem::find(raw, FIELD)?;
+    let mut out = Vec::with_capacity(raw.len());
+    out.extend_from_slice(&raw[..pos]);
+    out.extend_from_slice(&raw[pos + FIELD.len()..]);
+    Some(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_detection() {
+        assert!(!carries_output(
+            br#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#
+        ));
+        assert!(carries_output(
+            br#"{"choices":[{"delta":{"content":"Hi"}}]}"#
+        ));
+        assert!(carries_output(
+            br#"{"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}"#
+        ));
+        assert!(!carries_output(
+            br#"{"choices":[],"usage":{"prompt_tokens":1}}"#
+        ));
+    }
+
+    #[test]
+    fn null_usage_is_stripped() {
+        let raw = b"data: {\"id\":\"x\",\"choices\":[],\"usage\":null}\n\n";
+        assert_eq!(
+            strip_null_usage(raw).unwrap().as_ref(),
+            b"data: {\"id\":\"x\",\"choices\":[]}\n\n"
+        );
+        assert!(strip_null_usage(b"data: {\"a\":1}\n\n").is_none());
+    }
+}

@@ -1,0 +1,228 @@
+//! `POST /v1/chat/completions`.
+//!
+//! policy (auth) → body (size limit) → peek (validate, read model) → catalog (resolve,
+//! scope) → router (pick a deployment) → adapter (build) → transport → relay.
+
+use crate::error::ApiError;
+use crate::observe::{Outcome, RequestLog};
+use crate::relay::Relay;
+use crate::routes::{read_body, RequestId};
+use crate::state::{AppState, InflightGuard};
+use crate::upstream;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue};
+use std::time::Instant;
+use switchyard_adapters::openai::{self, fastpath, usage};
+use switchyard_adapters::{Target, WireFormat};
+
+/// Upstream error bodies larger than this are cut (they are only read for a message).
+const MAX_ERROR_BODY: usize = 256 * 1024;
+
+pub async fn chat_completions(
+    State(st): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let principal = match st.policy.authenticate(&headers) {
+        Ok(p) => p,
+        Err(e) => return rejected(&rid, "", e, started),
+    };
+    let bytes = match read_body(body, &headers, st.max_body).await {
+        Ok(b) => b,
+        Err(e) => return rejected(&rid, "", e, started),
+    };
+    let peek = match fastpath::peek(&bytes) {
+        Ok(p) => p,
+        Err(e) => return rejected(&rid, "", ApiError::bad_request(e.message, e.param), started),
+    };
+    let catalog = st.catalog.load();
+    let Some(resolved) = catalog.resolve(&peek.model) else {
+        return rejected(
+            &rid,
+            &peek.model,
+            ApiError::model_not_found(&peek.model),
+            started,
+        );
+    };
+    if let Err(e) = st.policy.authorize_model(&principal, &peek.model) {
+        return rejected(&rid, &peek.model, e, started);
+    }
+    let deployment = resolved.pick();
+    let provider = &deployment.provider;
+    let mut log = RequestLog::new(
+        rid.as_str(),
+        &peek.model,
+        &deployment.label,
+        peek.stream,
+        started,
+    );
+    let inflight = InflightGuard::new(&st, &deployment);
+
+    let upstream_req = match provider.wire {
+        // Same format: rewrite the model, forward the rest byte for byte.
+        WireFormat::OpenAiChat => {
+            let target = Target {
+                base_url: &provider.base_url,
+                api_key: provider.key(),
+                organization: provider.organization.as_deref(),
+                upstream_model: &deployment.model,
+            };
+            openai::chat_request(&target, Bytes::from(peek.upstream_body(&deployment.model)))
+        }
+        other => {
+            // The catalog only admits kinds whose adapters exist; this is the seam where
+            // canonical translation plugs in.
+            let e = ApiError::unavailable(format!("no adapter for {other:?} in this build"));
+            log.status = e.status.as_u16();
+            log.outcome = Outcome::Rejected;
+            return e.into_response();
+        }
+    };
+    let stream = peek.stream;
+    let strip_usage = stream && !peek.include_usage;
+    drop(peek);
+
+    log.attempts = 1;
+    let upstream_started = Instant::now();
+    log.upstream_started = Some(upstream_started);
+    let resp = match upstream::send(&st.http, upstream_req, rid.as_str(), deployment.timeout).await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let api = ApiError::from_upstream(&e, &deployment.label, &provider.secrets());
+            log.status = api.status.as_u16();
+            log.outcome = Outcome::UpstreamError;
+            log.error_class = Some(e.class.as_str());
+            tracing::warn!(request_id = %rid.as_str(), deployment = %deployment.label, error = %e.message, "upstream request failed");
+            return routed(api.into_response(), &deployment.label, 1);
+        }
+    };
+    let status = resp.status();
+    if !status.is_success() {
+        let resp_headers = resp.headers().clone();
+        let remaining = deployment
+            .timeout
+            .saturating_sub(upstream_started.elapsed());
+        let body = read_limited(resp, remaining).await.unwrap_or_default();
+        let e = openai::errors::classify(status.as_u16(), &resp_headers, &body);
+        let api = ApiError::from_upstream(&e, &deployment.label, &provider.secrets());
+        log.status = api.status.as_u16();
+        log.outcome = Outcome::UpstreamError;
+        log.error_class = Some(e.class.as_str());
+        return routed(api.into_response(), &deployment.label, 1);
+    }
+
+    if stream {
+        log.status = status.as_u16();
+        let secrets = provider.secrets().into_iter().map(str::to_string).collect();
+        let relay = Relay::new(
+            resp,
+            strip_usage,
+            deployment.timeout,
+            deployment.label.clone(),
+            secrets,
+            log,
+            inflight,
+        );
+        let mut response = Response::new(Body::from_stream(relay.into_stream()));
+        let h = response.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream; charset=utf-8"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        return routed(response, &deployment.label, 1);
+    }
+
+    let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
+    let remaining = deployment
+        .timeout
+        .saturating_sub(upstream_started.elapsed());
+    let body = match tokio::time::timeout(remaining, resp.bytes()).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            let e = upstream::transport_error(&e, deployment.timeout);
+            return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets());
+        }
+        Err(_) => {
+            let e = upstream::timed_out(deployment.timeout);
+            return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets());
+        }
+    };
+    let upstream_elapsed = upstream_started.elapsed();
+    log.usage = usage::response_usage(&body);
+    log.status = status.as_u16();
+    log.ttft = Some(started.elapsed());
+    drop(inflight);
+
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        content_type.unwrap_or_else(|| HeaderValue::from_static("application/json")),
+    );
+    let overhead = started.elapsed().saturating_sub(upstream_elapsed);
+    if let Ok(v) = HeaderValue::from_str(&format!("{:.3}", overhead.as_secs_f64() * 1000.0)) {
+        h.insert("x-switchyard-overhead-ms", v);
+    }
+    log.finish();
+    routed(response, &deployment.label, 1)
+}
+
+fn upstream_failed(
+    log: &mut RequestLog,
+    e: &switchyard_adapters::UpstreamError,
+    deployment: &str,
+    secrets: &[&str],
+) -> Response {
+    let api = ApiError::from_upstream(e, deployment, secrets);
+    log.status = api.status.as_u16();
+    log.outcome = Outcome::UpstreamError;
+    log.error_class = Some(e.class.as_str());
+    routed(api.into_response(), deployment, 1)
+}
+
+/// A request the gateway answered itself, logged like any other.
+fn rejected(rid: &RequestId, model: &str, e: ApiError, started: Instant) -> Response {
+    let mut log = RequestLog::new(rid.as_str(), model, "", false, started);
+    log.status = e.status.as_u16();
+    log.outcome = Outcome::Rejected;
+    log.finish();
+    e.into_response()
+}
+
+/// Adds the routing headers of a response that went to a deployment.
+fn routed(mut resp: Response, deployment: &str, attempts: u32) -> Response {
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(deployment) {
+        h.insert("x-switchyard-deployment", v);
+    }
+    h.insert("x-switchyard-attempts", HeaderValue::from(attempts));
+    resp
+}
+
+/// Reads at most `MAX_ERROR_BODY` bytes of an error body within `timeout`.
+async fn read_limited(
+    mut resp: reqwest::Response,
+    timeout: std::time::Duration,
+) -> Option<Vec<u8>> {
+    let read = async {
+        let mut buf = Vec::new();
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            let room = MAX_ERROR_BODY.saturating_sub(buf.len());
+            buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if buf.len() >= MAX_ERROR_BODY {
+                break;
+            }
+        }
+        buf
+    };
+    tokio::time::timeout(timeout, read).await.ok()
+}

@@ -1,0 +1,46 @@
+//! Liveness (no dependencies) and readiness (database; draining on shutdown).
+
+use crate::state::AppState;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http::StatusCode;
+use serde_json::json;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+pub async fn live() -> Response {
+    Json(json!({"status": "ok"})).into_response()
+}
+
+pub async fn ready(State(st): State<AppState>) -> Response {
+    if st.draining.load(Ordering::Relaxed) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining"})),
+        )
+            .into_response();
+    }
+    let database = match &st.store {
+        None => json!({"status": "disabled"}),
+        Some(store) => match tokio::time::timeout(Duration::from_secs(2), store.ping()).await {
+            Ok(Ok(())) => json!({"status": "ok", "backend": store.backend()}),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness: database ping failed");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"status": "unavailable", "database": {"status": "error", "backend": store.backend()}})),
+                )
+                    .into_response();
+            }
+            Err(_) => {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"status": "unavailable", "database": {"status": "timeout", "backend": store.backend()}})),
+                )
+                    .into_response()
+            }
+        },
+    };
+    Json(json!({"status": "ok", "database": database})).into_response()
+}

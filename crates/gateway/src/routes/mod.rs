@@ -1,0 +1,92 @@
+//! The HTTP surface. The middleware order, outermost first:
+//! 1. `request_id` — keeps or mints `x-request-id`, puts it on every response;
+//! 2. the route handler, which calls the policy choke point (`Policy`) first.
+
+mod chat;
+mod health;
+mod models;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/chat/completions", post(chat::chat_completions))
+        .route("/v1/models", get(models::list))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .fallback(unknown_route)
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// The request id of the current request (kept from the client or minted).
+#[derive(Clone)]
+pub struct RequestId(pub HeaderValue);
+
+impl RequestId {
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or("")
+    }
+}
+
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .filter(|v| {
+            let b = v.as_bytes();
+            !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
+        })
+        .cloned()
+        .unwrap_or_else(mint_request_id);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert("x-request-id", id);
+    resp
+}
+
+fn mint_request_id() -> HeaderValue {
+    let id = format!("req_{}", uuid::Uuid::now_v7().simple());
+    HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("req_unknown"))
+}
+
+async fn unknown_route(req: Request) -> Response {
+    ApiError::not_found_route(req.method().as_str(), req.uri().path()).into_response()
+}
+
+/// Reads a request body up to `limit` bytes; larger bodies get 413 before being read whole.
+pub async fn read_body(body: Body, headers: &HeaderMap, limit: u64) -> Result<Bytes, ApiError> {
+    if let Some(len) = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > limit {
+            return Err(ApiError::too_large(limit));
+        }
+    }
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    axum::body::to_bytes(body, limit_usize).await.map_err(|e| {
+        let mut cause: &dyn std::error::Error = &e;
+        loop {
+            if cause.is::<http_body_util::LengthLimitError>() {
+                return ApiError::too_large(limit);
+            }
+            match cause.source() {
+                Some(next) => cause = next,
+                None => break,
+            }
+        }
+        ApiError::bad_request(format!("could not read the request body: {e}"), None)
+    })
+}

@@ -1,0 +1,41 @@
+//! `GET /v1/models`: the catalog the caller may use, in OpenAI's list shape.
+
+use crate::routes::RequestId;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use http::HeaderMap;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+pub async fn list(
+    State(st): State<AppState>,
+    Extension(_rid): Extension<RequestId>,
+    headers: HeaderMap,
+) -> Response {
+    let principal = match st.policy.authenticate(&headers) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let catalog = st.catalog.load();
+    let mut data: Vec<Value> = Vec::new();
+    for name in &catalog.order {
+        if st.policy.authorize_model(&principal, name).is_ok() {
+            data.push(json!({"id": name, "object": "model", "created": catalog.created, "owned_by": "switchyard"}));
+        }
+    }
+    // Deployments are addressable directly as provider/model.
+    let direct: BTreeSet<(&str, &str)> = catalog
+        .deployments()
+        .map(|d| (d.label.as_str(), d.provider.name.as_str()))
+        .collect();
+    for (label, provider) in direct {
+        if st.policy.authorize_model(&principal, label).is_ok()
+            && !catalog.models.contains_key(label)
+        {
+            data.push(json!({"id": label, "object": "model", "created": catalog.created, "owned_by": provider}));
+        }
+    }
+    Json(json!({"object": "list", "data": data})).into_response()
+}

@@ -1,0 +1,67 @@
+//! Shared gateway state, cheap to clone into every handler.
+
+use crate::catalog::{Catalog, Deployment};
+use crate::policy::Policy;
+use arc_swap::ArcSwap;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use switchyard_store::Store;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    /// Swapped whole on reload; readers never lock.
+    pub catalog: ArcSwap<Catalog>,
+    pub policy: Policy,
+    pub http: reqwest::Client,
+    pub max_body: u64,
+    /// Requests in flight (streams count until their body ends or the client leaves).
+    pub inflight: AtomicI64,
+    pub store: Option<Store>,
+    /// Set once shutdown began: readiness fails so load balancers drain us.
+    pub draining: AtomicBool,
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        AppState(Arc::new(inner))
+    }
+
+    pub fn inflight(&self) -> i64 {
+        self.inflight.load(Ordering::Relaxed)
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Counts one request in flight, globally and on its deployment, until dropped —
+/// whether the request finished, failed, or the client went away.
+pub struct InflightGuard {
+    state: AppState,
+    deployment: Arc<Deployment>,
+}
+
+impl InflightGuard {
+    pub fn new(state: &AppState, deployment: &Arc<Deployment>) -> Self {
+        state.inflight.fetch_add(1, Ordering::Relaxed);
+        deployment.inflight.fetch_add(1, Ordering::Relaxed);
+        InflightGuard {
+            state: state.clone(),
+            deployment: deployment.clone(),
+        }
+    }
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        self.state.inflight.fetch_sub(1, Ordering::Relaxed);
+        self.deployment.inflight.fetch_sub(1, Ordering::Relaxed);
+    }
+}

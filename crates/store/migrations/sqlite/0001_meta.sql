@@ -1,0 +1,7 @@
+-- Installation facts: one row per key. `install_id` identifies this database across
+-- replicas and restarts (logged by `serve`, reported by readiness).
+CREATE TABLE IF NOT EXISTS meta (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
