@@ -39,6 +39,15 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn build(config: &Config, store: Option<Store>) -> Result<Gateway, BuildError> {
+        Gateway::build_with_sinks(config, store, Vec::new())
+    }
+
+    /// Like [`Gateway::build`], with extra receivers of request records.
+    pub fn build_with_sinks(
+        config: &Config,
+        store: Option<Store>,
+        sinks: Vec<std::sync::Arc<dyn observe::RecordSink>>,
+    ) -> Result<Gateway, BuildError> {
         let catalog = Catalog::build(config)?;
         let state = AppState::new(Inner {
             catalog: ArcSwap::from_pointee(catalog),
@@ -47,6 +56,7 @@ impl Gateway {
             max_body: config.server.max_body_size(),
             inflight: AtomicI64::new(0),
             store,
+            sinks: sinks.into(),
             draining: AtomicBool::new(false),
         });
         Ok(Gateway {

@@ -1,8 +1,17 @@
 //! What is recorded about each request: one structured log line now; the ledger,
 //! metrics and traces hang off the same record.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard_adapters::canonical::Usage;
+
+/// Receives every finished request's record (the ledger, metrics and tests plug in here).
+/// Called on the request's task, possibly from a `Drop`: implementations must not block.
+pub trait RecordSink: Send + Sync {
+    fn record(&self, log: &RequestLog);
+}
+
+pub type Sinks = Arc<[Arc<dyn RecordSink>]>;
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,11 +53,13 @@ pub struct RequestLog {
     pub usage: Option<Usage>,
     pub outcome: Outcome,
     pub error_class: Option<&'static str>,
+    sinks: Sinks,
     emitted: bool,
 }
 
 impl RequestLog {
     pub fn new(
+        sinks: &Sinks,
         request_id: &str,
         model: &str,
         deployment: &str,
@@ -68,6 +79,7 @@ impl RequestLog {
             usage: None,
             outcome: Outcome::Ok,
             error_class: None,
+            sinks: sinks.clone(),
             emitted: false,
         }
     }
@@ -101,6 +113,9 @@ impl RequestLog {
             usage_seen = self.usage.is_some(),
             "request"
         );
+        for sink in self.sinks.iter() {
+            sink.record(self);
+        }
     }
 }
 

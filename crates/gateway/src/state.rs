@@ -20,6 +20,8 @@ pub struct Inner {
     /// Requests in flight (streams count until their body ends or the client leaves).
     pub inflight: AtomicI64,
     pub store: Option<Store>,
+    /// Where finished requests' records go.
+    pub sinks: crate::observe::Sinks,
     /// Set once shutdown began: readiness fails so load balancers drain us.
     pub draining: AtomicBool,
 }

@@ -18,11 +18,39 @@ pub(crate) fn finish_reason(s: &str) -> FinishReason {
 }
 
 /// `content` as OpenAI sends it, or as an array of parts (some compatible hosts).
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// Deserialised by hand: an untagged enum would buffer every stream delta first.
 pub(crate) enum WireText {
     Text(String),
     Parts(Vec<WirePart>),
+}
+
+impl<'de> Deserialize<'de> for WireText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = WireText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an array of content parts")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<WireText, E> {
+                Ok(WireText::Text(s.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<WireText, E> {
+                Ok(WireText::Text(s))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<WireText, A::Error> {
+                let mut parts = Vec::new();
+                while let Some(p) = seq.next_element()? {
+                    parts.push(p);
+                }
+                Ok(WireText::Parts(parts))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]

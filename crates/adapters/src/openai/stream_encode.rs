@@ -8,10 +8,12 @@ use serde::Serialize;
 
 /// Writes one client stream. Feed it every canonical chunk, then call [`finish`].
 ///
-/// Usage is held back and written once, as OpenAI does: as the `choices: []` trailer
-/// just before `[DONE]` (by [`finish`]), and only when the client asked for it with
-/// `stream_options.include_usage`. Providers that report usage in pieces (early input
-/// counts, late output counts) thus still yield a single, complete trailer.
+/// The usage trailer (`choices: []`, written only when the client asked for it with
+/// `stream_options.include_usage`) goes where OpenAI puts it, after the finish
+/// chunks: a `Usage` chunk that arrives once every choice has finished is written
+/// at once; usage reported earlier (Anthropic sends input counts first) is merged
+/// and held, and goes out with the next such `Usage` or, failing that, from
+/// [`finish`] just before `[DONE]`.
 ///
 /// [`finish`]: OpenAiStreamEncoder::finish
 pub struct OpenAiStreamEncoder {
@@ -21,7 +23,11 @@ pub struct OpenAiStreamEncoder {
     created: u64,
     /// Choices whose first delta (carrying `role`) has been written.
     started_choices: Vec<u32>,
+    finished_choices: Vec<u32>,
+    /// All usage reported so far, merged.
     usage: Option<Usage>,
+    /// `usage` holds values not yet written in a trailer.
+    usage_pending: bool,
 }
 
 #[derive(Serialize)]
@@ -83,12 +89,15 @@ impl OpenAiStreamEncoder {
             id: String::new(),
             created: 0,
             started_choices: Vec::new(),
+            finished_choices: Vec::new(),
             usage: None,
+            usage_pending: false,
         }
     }
 
     /// The event for one canonical chunk, or `None` when it writes nothing (an empty
-    /// fragment, or usage, which [`finish`](Self::finish) writes).
+    /// fragment, usage the client did not ask for, or usage held back until the
+    /// choices finish).
     pub fn encode(&mut self, chunk: &ChatChunk) -> Option<Bytes> {
         let (index, delta, finish_reason) = match chunk {
             ChatChunk::Start { id, created, .. } => {
@@ -149,6 +158,9 @@ impl OpenAiStreamEncoder {
                 (*index, delta, None)
             }
             ChatChunk::Finish { index, reason } => {
+                if !self.finished_choices.contains(index) {
+                    self.finished_choices.push(*index);
+                }
                 (*index, DeltaOut::default(), Some(reason.as_str()))
             }
             ChatChunk::Usage(u) => {
@@ -156,7 +168,13 @@ impl OpenAiStreamEncoder {
                     Some(acc) => acc.merge_max(u),
                     None => self.usage = Some(*u),
                 }
-                return None;
+                self.usage_pending = true;
+                let all_finished = !self.started_choices.is_empty()
+                    && self
+                        .started_choices
+                        .iter()
+                        .all(|c| self.finished_choices.contains(c));
+                return if all_finished { self.trailer() } else { None };
             }
         };
         let mut delta = delta;
@@ -174,13 +192,12 @@ impl OpenAiStreamEncoder {
         Some(self.event(&choices, usage))
     }
 
-    /// The end of the stream: the usage trailer (when the client asked for usage and
-    /// the provider reported any), then `data: [DONE]`.
+    /// The end of the stream: `data: [DONE]`, preceded by the usage trailer only if
+    /// usage is still held back (the stream ended with a choice unfinished).
     pub fn finish(&mut self) -> Bytes {
         const DONE: &[u8] = b"data: [DONE]\n\n";
-        match self.usage.take().filter(|_| self.include_usage) {
-            Some(u) => {
-                let trailer = self.event(&[], Some(Some(UsageOut::from(&u))));
+        match self.trailer() {
+            Some(trailer) => {
                 let mut out = Vec::with_capacity(trailer.len() + DONE.len());
                 out.extend_from_slice(&trailer);
                 out.extend_from_slice(DONE);
@@ -188,6 +205,16 @@ impl OpenAiStreamEncoder {
             }
             None => Bytes::from_static(DONE),
         }
+    }
+
+    /// The usage trailer, if the client wants one and there is usage not yet written.
+    fn trailer(&mut self) -> Option<Bytes> {
+        if !self.include_usage || !self.usage_pending {
+            return None;
+        }
+        self.usage_pending = false;
+        let usage = self.usage.as_ref().map(UsageOut::from)?;
+        Some(self.event(&[], Some(Some(usage))))
     }
 
     fn event(&self, choices: &[ChoiceOut<'_>], usage: Option<Option<UsageOut>>) -> Bytes {
@@ -350,6 +377,43 @@ mod tests {
                 assert!(evs.iter().all(|e| e.get("usage").is_none()));
             }
         }
+    }
+
+    #[test]
+    fn usage_trailer_placement() {
+        // Usage after the finish chunk is the trailer itself; finish() is just [DONE].
+        let mut enc = OpenAiStreamEncoder::new("general", true);
+        let script = script();
+        let (last, rest) = script.split_last().unwrap();
+        let early: Vec<Option<Bytes>> = rest.iter().map(|c| enc.encode(c)).collect();
+        assert!(early[1].is_none(), "usage before the finish is held back");
+        let trailer = enc.encode(last).unwrap();
+        let v: Value = serde_json::from_str(
+            std::str::from_utf8(&trailer)
+                .unwrap()
+                .strip_prefix("data: ")
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v["choices"], json!([]));
+        assert_eq!(
+            v["usage"]["prompt_tokens_details"]["cached_tokens"], 5,
+            "merged with the early usage"
+        );
+        assert_eq!(enc.finish(), Bytes::from_static(b"data: [DONE]\n\n"));
+
+        // A stream that ends before its finish chunk still gets the trailer, from finish().
+        let mut enc = OpenAiStreamEncoder::new("general", true);
+        for c in &script[..3] {
+            enc.encode(c);
+        }
+        let end = enc.finish();
+        let text = std::str::from_utf8(&end).unwrap();
+        assert!(
+            text.starts_with("data: {") && text.contains("\"choices\":[]"),
+            "{text}"
+        );
+        assert!(text.ends_with("\n\ndata: [DONE]\n\n"), "{text}");
     }
 
     #[test]

@@ -31,19 +31,28 @@ pub async fn chat_completions(
     let started = Instant::now();
     let principal = match st.policy.authenticate(&headers) {
         Ok(p) => p,
-        Err(e) => return rejected(&rid, "", e, started),
+        Err(e) => return rejected(&st, &rid, "", e, started),
     };
     let bytes = match read_body(body, &headers, st.max_body).await {
         Ok(b) => b,
-        Err(e) => return rejected(&rid, "", e, started),
+        Err(e) => return rejected(&st, &rid, "", e, started),
     };
     let peek = match fastpath::peek(&bytes) {
         Ok(p) => p,
-        Err(e) => return rejected(&rid, "", ApiError::bad_request(e.message, e.param), started),
+        Err(e) => {
+            return rejected(
+                &st,
+                &rid,
+                "",
+                ApiError::bad_request(e.message, e.param),
+                started,
+            )
+        }
     };
     let catalog = st.catalog.load();
     let Some(resolved) = catalog.resolve(&peek.model) else {
         return rejected(
+            &st,
             &rid,
             &peek.model,
             ApiError::model_not_found(&peek.model),
@@ -51,11 +60,12 @@ pub async fn chat_completions(
         );
     };
     if let Err(e) = st.policy.authorize_model(&principal, &peek.model) {
-        return rejected(&rid, &peek.model, e, started);
+        return rejected(&st, &rid, &peek.model, e, started);
     }
     let deployment = resolved.pick();
     let provider = &deployment.provider;
     let mut log = RequestLog::new(
+        &st.sinks,
         rid.as_str(),
         &peek.model,
         &deployment.label,
@@ -190,8 +200,14 @@ fn upstream_failed(
 }
 
 /// A request the gateway answered itself, logged like any other.
-fn rejected(rid: &RequestId, model: &str, e: ApiError, started: Instant) -> Response {
-    let mut log = RequestLog::new(rid.as_str(), model, "", false, started);
+fn rejected(
+    st: &AppState,
+    rid: &RequestId,
+    model: &str,
+    e: ApiError,
+    started: Instant,
+) -> Response {
+    let mut log = RequestLog::new(&st.sinks, rid.as_str(), model, "", false, started);
     log.status = e.status.as_u16();
     log.outcome = Outcome::Rejected;
     log.finish();
