@@ -95,12 +95,19 @@ pub fn parse_str(file: &str, text: &str, env: &dyn Env) -> Result<Config, Config
         if let Some(idx) = message.find(" at line ") {
             message.truncate(idx);
         }
+        // ...and prefixes the field path, which we print as its own part.
+        if let Some((prefix, rest)) = message.split_once(": ") {
+            if !prefix.contains(' ') && path.starts_with(prefix) {
+                message = rest.to_string();
+            }
+        }
         let mut field = (path != ".").then_some(path);
         if let Some(name) = message
             .strip_prefix("unknown field `")
             .and_then(|rest| rest.split('`').next())
         {
             field = Some(match field {
+                Some(p) if p == name || p.ends_with(&format!(".{name}")) => p,
                 Some(p) => format!("{p}.{name}"),
                 None => name.to_string(),
             });

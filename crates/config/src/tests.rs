@@ -79,7 +79,12 @@ fn unknown_field_is_named_with_position() {
     assert!(err.column.is_some());
     let shown = err.to_string();
     assert!(shown.starts_with("switchyard.yaml:20:"), "{shown}");
-    assert!(shown.contains("unknown field `wieght`"), "{shown}");
+    assert!(
+        shown.starts_with(
+            "switchyard.yaml:20:9: models[0].deployments[0].wieght: unknown field `wieght`"
+        ),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! default or JSON lines with `SWITCHYARD_LOG_FORMAT=json`. Writes go through a
 //! non-blocking writer so a slow terminal never stalls request handling.
 
+use std::io::IsTerminal;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
@@ -12,6 +13,7 @@ pub fn init() -> WorkerGuard {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(true);
     if json {
         builder.json().flatten_event(true).init();
