@@ -45,6 +45,8 @@ pub struct ServerConfig {
     pub connect_timeout: Option<HumanDuration>,
     /// Default upstream timeout for deployments that set none. Default 600s.
     pub timeout: Option<HumanDuration>,
+    /// Worker threads, each running its own event loop. Default: the number of CPUs.
+    pub workers: Option<usize>,
 }
 
 impl ServerConfig {
@@ -57,6 +59,11 @@ impl ServerConfig {
     pub fn connect_timeout(&self) -> Duration {
         self.connect_timeout
             .map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0)
+    }
+    pub fn workers(&self) -> usize {
+        self.workers
+            .filter(|w| *w > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
     pub fn timeout(&self) -> Duration {
         self.timeout.map_or(DEFAULT_UPSTREAM_TIMEOUT, |d| d.0)
@@ -192,6 +199,12 @@ impl Config {
                     format!("`{listen}` is not an address; write host:port like 127.0.0.1:4000"),
                 ));
             }
+        }
+        if self.server.workers == Some(0) {
+            return Err(invalid(
+                vec![Seg::key("server"), Seg::key("workers")],
+                "workers must be at least 1",
+            ));
         }
         if let Some(key) = &self.master_key {
             if key.trim().is_empty() {

@@ -15,13 +15,12 @@ use crate::state::InflightGuard;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::collections::VecDeque;
-use std::pin::Pin;
 use std::time::Duration;
 use switchyard_adapters::openai::usage::chunk_usage;
 use switchyard_adapters::sse::{parse_event, SseSplitter};
 use switchyard_adapters::UpstreamError;
 
-type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+type Upstream = http_body_util::BodyDataStream<hyper::body::Incoming>;
 
 pub struct Relay {
     upstream: Upstream,
@@ -41,7 +40,7 @@ pub struct Relay {
 impl Relay {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        upstream: reqwest::Response,
+        upstream: http::Response<hyper::body::Incoming>,
         strip_usage: bool,
         idle_timeout: Duration,
         deployment: String,
@@ -52,7 +51,7 @@ impl Relay {
         // Until the body completes, a dropped relay means the client left.
         log.outcome = Outcome::ClientDisconnected;
         Relay {
-            upstream: Box::pin(upstream.bytes_stream()),
+            upstream: http_body_util::BodyDataStream::new(upstream.into_body()),
             splitter: SseSplitter::new(),
             out: VecDeque::new(),
             strip_usage,
@@ -97,7 +96,7 @@ impl Relay {
                     };
                 }
                 Ok(Some(Err(e))) => {
-                    let err = crate::upstream::transport_error(&e, self.idle_timeout);
+                    let err = crate::upstream::transport_error(&e, false);
                     self.fail(err);
                 }
                 Err(_) => self.fail(crate::upstream::timed_out(self.idle_timeout)),

@@ -1,4 +1,7 @@
-//! Shared gateway state, cheap to clone into every handler.
+//! Gateway state, cheap to clone into every handler.
+//!
+//! `Inner` is shared by every worker thread; the HTTP client is per worker, so that a
+//! worker's upstream connections live on its own runtime (see `Gateway::serve`).
 
 use crate::catalog::{Catalog, Deployment};
 use crate::policy::Policy;
@@ -9,13 +12,18 @@ use std::sync::Arc;
 use switchyard_store::Store;
 
 #[derive(Clone)]
-pub struct AppState(Arc<Inner>);
+pub struct AppState {
+    inner: Arc<Inner>,
+    /// This worker's upstream client (connection pool).
+    pub http: crate::upstream::HttpClient,
+}
 
 pub struct Inner {
     /// Swapped whole on reload; readers never lock.
     pub catalog: ArcSwap<Catalog>,
     pub policy: Policy,
-    pub http: reqwest::Client,
+    /// Upstream connect timeout, for the per-worker clients.
+    pub connect_timeout: std::time::Duration,
     pub max_body: u64,
     /// Requests in flight (streams count until their body ends or the client leaves).
     pub inflight: AtomicI64,
@@ -28,7 +36,19 @@ pub struct Inner {
 
 impl AppState {
     pub fn new(inner: Inner) -> Self {
-        AppState(Arc::new(inner))
+        let http = crate::upstream::client(inner.connect_timeout);
+        AppState {
+            inner: Arc::new(inner),
+            http,
+        }
+    }
+
+    /// The same shared state with a fresh upstream client, for another worker thread.
+    pub fn for_worker(&self) -> Self {
+        AppState {
+            inner: self.inner.clone(),
+            http: crate::upstream::client(self.inner.connect_timeout),
+        }
     }
 
     pub fn inflight(&self) -> i64 {
@@ -39,7 +59,7 @@ impl AppState {
 impl Deref for AppState {
     type Target = Inner;
     fn deref(&self) -> &Inner {
-        &self.0
+        &self.inner
     }
 }
 

@@ -7,10 +7,17 @@ mod logging;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc: allocation is a visible share of a request's CPU with glibc's allocator
+/// (bench/RESULTS.md), and mimalloc keeps per-thread heaps for the worker threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = cli::Args::parse();
     let _log_guard = logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // A single-threaded runtime: the gateway starts its own worker threads, one event
+    // loop per core (see `Gateway::serve`), and the mock provider and CLI need no more.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -27,6 +27,7 @@ struct Proc {
 
 impl Proc {
     /// Starts `cmd` and waits for its "listening" log line.
+    #[allow(clippy::zombie_processes)] // the Proc owns the child and waits for it on drop
     fn start(mut cmd: Command, marker: &str) -> Proc {
         cmd.stderr(Stdio::piped())
             .stdout(Stdio::piped())
@@ -59,6 +60,7 @@ impl Proc {
             }
         }
         let _ = child.kill();
+        let _ = child.wait();
         panic!("no `{marker}` line; stderr was:\n{}", seen.join("\n"));
     }
 

@@ -115,12 +115,12 @@ pub async fn chat_completions(
     };
     let status = resp.status();
     if !status.is_success() {
-        let resp_headers = resp.headers().clone();
+        let (parts, body) = resp.into_parts();
         let remaining = deployment
             .timeout
             .saturating_sub(upstream_started.elapsed());
-        let body = read_limited(resp, remaining).await.unwrap_or_default();
-        let e = openai::errors::classify(status.as_u16(), &resp_headers, &body);
+        let body = upstream::read_limited(body, MAX_ERROR_BODY, remaining).await;
+        let e = openai::errors::classify(status.as_u16(), &parts.headers, &body);
         let api = ApiError::from_upstream(&e, &deployment.label, &provider.secrets());
         log.status = api.status.as_u16();
         log.outcome = Outcome::UpstreamError;
@@ -150,20 +150,14 @@ pub async fn chat_completions(
         return routed(response, &deployment.label, 1);
     }
 
-    let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
+    let (parts, body) = resp.into_parts();
+    let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
     let remaining = deployment
         .timeout
         .saturating_sub(upstream_started.elapsed());
-    let body = match tokio::time::timeout(remaining, resp.bytes()).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => {
-            let e = upstream::transport_error(&e, deployment.timeout);
-            return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets());
-        }
-        Err(_) => {
-            let e = upstream::timed_out(deployment.timeout);
-            return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets());
-        }
+    let body = match upstream::read_body(body, remaining).await {
+        Ok(b) => b,
+        Err(e) => return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets()),
     };
     let upstream_elapsed = upstream_started.elapsed();
     log.usage = usage::response_usage(&body);
@@ -222,23 +216,4 @@ fn routed(mut resp: Response, deployment: &str, attempts: u32) -> Response {
     }
     h.insert("x-switchyard-attempts", HeaderValue::from(attempts));
     resp
-}
-
-/// Reads at most `MAX_ERROR_BODY` bytes of an error body within `timeout`.
-async fn read_limited(
-    mut resp: reqwest::Response,
-    timeout: std::time::Duration,
-) -> Option<Vec<u8>> {
-    let read = async {
-        let mut buf = Vec::new();
-        while let Ok(Some(chunk)) = resp.chunk().await {
-            let room = MAX_ERROR_BODY.saturating_sub(buf.len());
-            buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if buf.len() >= MAX_ERROR_BODY {
-                break;
-            }
-        }
-        buf
-    };
-    tokio::time::timeout(timeout, read).await.ok()
 }
