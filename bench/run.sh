@@ -5,11 +5,13 @@
 # with oha, and the gateway's idle memory.
 #
 # Needs: wrk and nginx (apt-get install wrk nginx-light), oha (cargo install oha).
-# Usage: bench/run.sh [duration_seconds] [connections]
+# Usage: bench/run.sh [duration_seconds] [connections] [rounds] [latency_connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION="${1:-15}"
+DURATION="${1:-10}"
 CONNS="${2:-64}"
+ROUNDS="${3:-3}"
+LAT_CONNS="${4:-16}"
 OUT="bench/out"
 mkdir -p "$OUT/tmp"
 DIR="$(cd "$OUT" && pwd)"
@@ -46,48 +48,75 @@ done
 sleep 1
 IDLE_RSS_KB=$(ps -o rss= -p "$GW_PID" | tr -d ' ')
 
-run_wrk() { # name url
-    wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s bench/chat.lua "$2" > "$DIR/wrk-$1.txt"
-    local rps
-    rps=$(awk '/Requests\/sec/ {print $2}' "$DIR/wrk-$1.txt")
-    echo "$1 $rps"
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+run_wrk() { # name url -> req/s
+    wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s bench/chat.lua "$2" > "$DIR/wrk-$1-$round.txt"
+    awk '/Requests\/sec/ {print $2}' "$DIR/wrk-$1-$round.txt"
 }
-echo "== throughput: wrk -t2 -c$CONNS -d${DURATION}s (non-streamed chat completion)"
 URL_DIRECT="http://127.0.0.1:$UPSTREAM_PORT/v1/chat/completions"
 URL_NGINX="http://127.0.0.1:$NGINX_PORT/v1/chat/completions"
 URL_GW="http://127.0.0.1:$GATEWAY_PORT/v1/chat/completions"
-# Warm-up, then measured runs.
+echo "== throughput: wrk -t2 -c$CONNS -d${DURATION}s, non-streamed chat completion, $ROUNDS rounds (median)"
 wrk -t2 -c"$CONNS" -d3s -s bench/chat.lua "$URL_GW" >/dev/null
 wrk -t2 -c"$CONNS" -d3s -s bench/chat.lua "$URL_NGINX" >/dev/null
-read -r _ DIRECT_RPS < <(run_wrk direct "$URL_DIRECT")
-read -r _ NGINX_RPS < <(run_wrk nginx "$URL_NGINX")
-read -r _ GW_RPS < <(run_wrk gateway "$URL_GW")
+: > "$DIR/rps.txt"
+for round in $(seq 1 "$ROUNDS"); do
+    for target in direct nginx gateway; do
+        case $target in direct) url=$URL_DIRECT;; nginx) url=$URL_NGINX;; gateway) url=$URL_GW;; esac
+        rps=$(run_wrk "$target" "$url")
+        echo "$target $rps" >> "$DIR/rps.txt"
+        printf '  round %s %-8s %10s req/s\n' "$round" "$target" "$rps"
+    done
+done
+DIRECT_RPS=$(awk '$1=="direct" {print $2}' "$DIR/rps.txt" | median)
+NGINX_RPS=$(awk '$1=="nginx" {print $2}' "$DIR/rps.txt" | median)
+GW_RPS=$(awk '$1=="gateway" {print $2}' "$DIR/rps.txt" | median)
 RATIO=$(awk -v g="$GW_RPS" -v n="$NGINX_RPS" 'BEGIN {printf "%.2f", g / n}')
-printf '%-10s %12s req/s\n' direct "$DIRECT_RPS" nginx "$NGINX_RPS" switchyard "$GW_RPS"
-echo "switchyard / nginx = $RATIO"
+printf 'median: direct %s, nginx %s, switchyard %s req/s; switchyard / nginx = %s\n' \
+    "$DIRECT_RPS" "$NGINX_RPS" "$GW_RPS" "$RATIO"
 
+# Latency at a fixed rate, open loop. LAT_CONNS connections: by Little's law ~12 requests
+# are in flight at 12k req/s and 1ms, so 16 connections carry the rate without the load
+# generator itself queueing (64 inflated even the direct p99 several-fold here).
 HALF=$(awk -v g="$GW_RPS" 'BEGIN {printf "%d", g / 2}')
 BODY=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" bench/chat.lua)
-run_oha() { # name url
-    oha --no-tui -z "${DURATION}s" -q "$HALF" -c "$CONNS" -m POST \
+run_oha() { # name url -> "rps p50 p99"
+    oha --no-tui -z "${DURATION}s" -q "$HALF" -c "$LAT_CONNS" -m POST \
         -H "Authorization: Bearer sk-bench-master" -H "Content-Type: application/json" \
-        -d "$BODY" --output-format json "$2" > "$DIR/oha-$1.json"
-    python3 - "$DIR/oha-$1.json" <<'PY'
+        -d "$BODY" --output-format json "$2" > "$DIR/oha-$1-$round.json"
+    python3 - "$DIR/oha-$1-$round.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 p = d["latencyPercentiles"]
-ok = d["statusCodeDistribution"]
-print(f'{d["summary"]["requestsPerSec"]:.0f} {p["p50"]*1000:.3f} {p["p99"]*1000:.3f} {ok}')
+codes = d["statusCodeDistribution"]
+assert set(codes) == {"200"}, codes
+print(f'{d["summary"]["requestsPerSec"]:.0f} {p["p50"]*1000:.3f} {p["p99"]*1000:.3f}')
 PY
 }
-echo "== latency at a fixed $HALF req/s (half the gateway's peak): oha -q $HALF -c $CONNS"
-read -r D_RPS D_P50 D_P99 D_CODES < <(run_oha direct "$URL_DIRECT")
-read -r G_RPS G_P50 G_P99 G_CODES < <(run_oha gateway "$URL_GW")
-ADDED_P50=$(awk -v a="$G_P50" -v b="$D_P50" 'BEGIN {printf "%.3f", a - b}')
-ADDED_P99=$(awk -v a="$G_P99" -v b="$D_P99" 'BEGIN {printf "%.3f", a - b}')
-echo "direct   : $D_RPS req/s  p50 ${D_P50}ms  p99 ${D_P99}ms  $D_CODES"
-echo "gateway  : $G_RPS req/s  p50 ${G_P50}ms  p99 ${G_P99}ms  $G_CODES"
-echo "added by the gateway: p50 ${ADDED_P50}ms  p99 ${ADDED_P99}ms"
+echo "== latency at a fixed $HALF req/s (half the gateway's median peak): oha -q $HALF -c $LAT_CONNS, $ROUNDS rounds"
+: > "$DIR/lat.txt"
+for round in $(seq 1 "$ROUNDS"); do
+    for target in direct nginx gateway; do
+        case $target in direct) url=$URL_DIRECT;; nginx) url=$URL_NGINX;; gateway) url=$URL_GW;; esac
+        read -r rps p50 p99 < <(run_oha "$target" "$url")
+        echo "$target $rps $p50 $p99" >> "$DIR/lat.txt"
+        printf '  round %s %-8s %6s req/s  p50 %sms  p99 %sms\n' "$round" "$target" "$rps" "$p50" "$p99"
+    done
+done
+D_P50=$(awk '$1=="direct" {print $3}' "$DIR/lat.txt" | median)
+D_P99=$(awk '$1=="direct" {print $4}' "$DIR/lat.txt" | median)
+N_P50=$(awk '$1=="nginx" {print $3}' "$DIR/lat.txt" | median)
+N_P99=$(awk '$1=="nginx" {print $4}' "$DIR/lat.txt" | median)
+G_P50=$(awk '$1=="gateway" {print $3}' "$DIR/lat.txt" | median)
+G_P99=$(awk '$1=="gateway" {print $4}' "$DIR/lat.txt" | median)
+printf 'median: direct p50 %sms p99 %sms; nginx p50 %sms p99 %sms; gateway p50 %sms p99 %sms\n' \
+    "$D_P50" "$D_P99" "$N_P50" "$N_P99" "$G_P50" "$G_P99"
+printf 'added over direct: nginx p50 %.3fms p99 %.3fms; switchyard p50 %.3fms p99 %.3fms\n' \
+    "$(awk -v a="$N_P50" -v b="$D_P50" 'BEGIN {print a - b}')" \
+    "$(awk -v a="$N_P99" -v b="$D_P99" 'BEGIN {print a - b}')" \
+    "$(awk -v a="$G_P50" -v b="$D_P50" 'BEGIN {print a - b}')" \
+    "$(awk -v a="$G_P99" -v b="$D_P99" 'BEGIN {print a - b}')"
 BUSY_RSS_KB=$(ps -o rss= -p "$GW_PID" | tr -d ' ')
 echo "== memory: idle RSS $((IDLE_RSS_KB / 1024)) MiB ($IDLE_RSS_KB KiB), after load $((BUSY_RSS_KB / 1024)) MiB"
-echo "gateway log lines: $(grep -c 'switchyard::request' "$DIR/gateway.log" || true)"
+echo "gateway request log lines written: $(grep -c 'switchyard::request' "$DIR/gateway.log" || true)"

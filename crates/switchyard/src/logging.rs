@@ -2,7 +2,7 @@
 //! default or JSON lines with `SWITCHYARD_LOG_FORMAT=json`, on stderr.
 //!
 //! Lines are appended to a shared buffer that a background thread writes out every
-//! 50ms. A request thread therefore never makes a write syscall nor wakes another
+//! 10ms. A request thread therefore never makes a write syscall nor wakes another
 //! thread per line (a channel-based writer did, costing ~10% of a request's CPU in
 //! bench/). If output cannot keep up, the buffer is written inline once it holds
 //! `MAX_BUFFER` bytes: lines are delayed, never dropped, and memory stays bounded.
@@ -13,7 +13,7 @@ use std::time::Duration;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-const FLUSH_EVERY: Duration = Duration::from_millis(50);
+const FLUSH_EVERY: Duration = Duration::from_millis(10);
 const MAX_BUFFER: usize = 1 << 20;
 
 struct Shared {

@@ -72,11 +72,44 @@ struct WithUsage {
 }
 
 /// Usage of a non-streamed response body (`None` if it has none).
+///
+/// OpenAI-format bodies end with the usage object, so it is looked up from the end and
+/// only that object is decoded; a quote inside a JSON string is always escaped, so the
+/// bytes `"usage"` can only be a key. Anything unexpected falls back to a full decode.
 pub fn response_usage(body: &[u8]) -> Option<Usage> {
+    if let Some(start) = last_usage_object(body) {
+        let mut de = serde_json::Deserializer::from_slice(&body[start..]);
+        if let Ok(w) = <WireUsage as serde::Deserialize>::deserialize(&mut de) {
+            return Some(w.into());
+        }
+    }
     serde_json::from_slice::<WithUsage>(body)
         .ok()?
         .usage
         .map(Usage::from)
+}
+
+/// Offset of the `{` of the last `"usage": {…}` in `data`.
+fn last_usage_object(data: &[u8]) -> Option<usize> {
+    let finder = memchr::memmem::FinderRev::new(b"\"usage\"");
+    let mut end = data.len();
+    while let Some(pos) = finder.rfind(&data[..end]) {
+        let mut i = pos + 7;
+        while i < data.len() && data[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if data.get(i) == Some(&b':') {
+            i += 1;
+            while i < data.len() && data[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if data.get(i) == Some(&b'{') {
+                return Some(i);
+            }
+        }
+        end = pos;
+    }
+    None
 }
 
 /// Whether a chunk's JSON carries a usage object (not `"usage": null`), found by a byte
@@ -136,6 +169,28 @@ mod tests {
             (10, 5, 15)
         );
         assert_eq!((u.cached_tokens, u.reasoning_tokens), (4, 2));
+    }
+
+    #[test]
+    fn usage_found_from_the_end_and_by_full_parse() {
+        let body = br#"{"choices":[{"message":{"content":"the \"usage\": {\"prompt_tokens\": 99} text"}}],"usage": {"prompt_tokens":2,"completion_tokens":3}, "system_fingerprint":"x"}"#;
+        let u = response_usage(body).unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (2, 3, 5)
+        );
+        assert!(response_usage(br#"{"choices":[],"usage":null}"#).is_none());
+        assert!(response_usage(b"not json").is_none());
+    }
+
+    #[test]
+    fn recorded_response_usage() {
+        let body = crate::test_support::fixture("openai/vercel_chat_nonstream_text.json");
+        let u = response_usage(&body).unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (16, 363, 379)
+        );
     }
 
     #[test]
