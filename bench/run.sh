@@ -96,6 +96,8 @@ PY
 }
 echo "== latency at a fixed $HALF req/s (half the gateway's median peak): oha -q $HALF -c $LAT_CONNS, $ROUNDS rounds"
 : > "$DIR/lat.txt"
+sleep 0.2
+LAT_START=$(wc -l < "$DIR/gateway.log")
 for round in $(seq 1 "$ROUNDS"); do
     for target in direct nginx gateway; do
         case $target in direct) url=$URL_DIRECT;; nginx) url=$URL_NGINX;; gateway) url=$URL_GW;; esac
@@ -117,6 +119,20 @@ printf 'added over direct: nginx p50 %.3fms p99 %.3fms; switchyard p50 %.3fms p9
     "$(awk -v a="$N_P99" -v b="$D_P99" 'BEGIN {print a - b}')" \
     "$(awk -v a="$G_P50" -v b="$D_P50" 'BEGIN {print a - b}')" \
     "$(awk -v a="$G_P99" -v b="$D_P99" 'BEGIN {print a - b}')"
+sleep 0.2
+tail -n +"$((LAT_START + 1))" "$DIR/gateway.log" | python3 -c '
+import re, sys
+total, over = [], []
+for line in sys.stdin:
+    m = re.search(r"latency_ms=([0-9.]+).*upstream_ms=([0-9.]+)", line)
+    if m and "status=200" in line:
+        t, u = float(m.group(1)), float(m.group(2))
+        total.append(t); over.append(t - u)
+total.sort(); over.sort(); n = len(over)
+q = lambda a, f: a[min(n - 1, int(n * f))]
+print(f"inside the gateway (from its request log, {n} requests): handler time p50 {q(total,.5):.3f}ms p99 {q(total,.99):.3f}ms;"
+      f" gateway overhead excluding the upstream wait p50 {q(over,.5)*1000:.0f}us p99 {q(over,.99)*1000:.0f}us p99.9 {q(over,.999)*1000:.0f}us")
+'
 BUSY_RSS_KB=$(ps -o rss= -p "$GW_PID" | tr -d ' ')
 echo "== memory: idle RSS $((IDLE_RSS_KB / 1024)) MiB ($IDLE_RSS_KB KiB), after load $((BUSY_RSS_KB / 1024)) MiB"
 echo "gateway request log lines written: $(grep -c 'switchyard::request' "$DIR/gateway.log" || true)"

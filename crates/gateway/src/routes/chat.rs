@@ -160,6 +160,7 @@ pub async fn chat_completions(
         Err(e) => return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets()),
     };
     let upstream_elapsed = upstream_started.elapsed();
+    log.upstream_latency = Some(upstream_elapsed);
     log.usage = usage::response_usage(&body);
     log.status = status.as_u16();
     log.ttft = Some(started.elapsed());
