@@ -60,6 +60,11 @@ pub struct Message {
     pub tool_calls: Vec<ToolCall>,
     /// For `Role::Tool`: the call this result answers.
     pub tool_call_id: Option<String>,
+    /// Message fields the codec does not model (an echoed assistant `audio` or
+    /// `annotations`, the legacy `function_call`, a provider's own fields), kept so that
+    /// same-format upstreams get them untouched and other adapters can refuse them by name.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
 }
 
 impl Message {
@@ -70,6 +75,7 @@ impl Message {
             name: None,
             tool_calls: Vec::new(),
             tool_call_id: None,
+            extra: Map::new(),
         }
     }
 
@@ -226,6 +232,13 @@ impl FinishReason {
         }
     }
 
+    /// A provider's own reason string as a `raw_reason`: `None` when it says nothing
+    /// more than this normalised reason (it is the same string, or empty).
+    pub fn raw_reason(self, provider_reason: &str) -> Option<String> {
+        (!provider_reason.is_empty() && provider_reason != self.as_str())
+            .then(|| provider_reason.to_string())
+    }
+
     /// OpenAI's strings, plus the legacy `function_call`.
     pub fn from_openai(s: &str) -> Option<FinishReason> {
         Some(match s {
@@ -288,6 +301,10 @@ pub struct Choice {
     /// The assistant message (text, thinking, refusal parts and tool calls).
     pub message: Message,
     pub finish_reason: Option<FinishReason>,
+    /// The provider's own finish reason, when it differs from `finish_reason`'s string
+    /// (DeepSeek's `insufficient_system_resource`, Anthropic's `end_turn`), for the ledger.
+    #[serde(default)]
+    pub raw_reason: Option<String>,
 }
 
 /// One step of a streamed response. Stream decoders turn provider events into these;
@@ -300,9 +317,14 @@ pub enum ChatChunk {
         id: String,
         model: String,
         created: u64,
+        /// The backend configuration that served the response (OpenAI's `system_fingerprint`).
+        #[serde(default)]
+        system_fingerprint: Option<String>,
     },
     /// Visible text for choice `index`.
     Text { index: u32, text: String },
+    /// Refusal text for choice `index` (OpenAI's `delta.refusal`).
+    Refusal { index: u32, text: String },
     /// Reasoning text (and, at the end of a block, its signature).
     Thinking {
         index: u32,
@@ -319,8 +341,105 @@ pub enum ChatChunk {
         name: Option<String>,
         arguments: String,
     },
-    /// Choice `index` finished.
-    Finish { index: u32, reason: FinishReason },
+    /// Choice `index` finished. `raw_reason` is the provider's own reason when it
+    /// differs from `reason`'s string (see [`Choice::raw_reason`]).
+    Finish {
+        index: u32,
+        reason: FinishReason,
+        #[serde(default)]
+        raw_reason: Option<String>,
+    },
     /// Usage so far (providers may report it more than once; later values supersede).
     Usage(Usage),
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn new_fields_default_when_absent() {
+        let start: ChatChunk =
+            serde_json::from_value(json!({"type": "start", "id": "c", "model": "m", "created": 1}))
+                .unwrap();
+        assert!(matches!(
+            start,
+            ChatChunk::Start {
+                system_fingerprint: None,
+                ..
+            }
+        ));
+        let finish: ChatChunk =
+            serde_json::from_value(json!({"type": "finish", "index": 0, "reason": "stop"}))
+                .unwrap();
+        assert_eq!(
+            finish,
+            ChatChunk::Finish {
+                index: 0,
+                reason: FinishReason::Stop,
+                raw_reason: None
+            }
+        );
+        let msg = json!({"role": "assistant", "content": [], "name": null, "tool_call_id": null});
+        let choice: Choice =
+            serde_json::from_value(json!({"index": 0, "message": msg, "finish_reason": "length"}))
+                .unwrap();
+        assert_eq!(choice.raw_reason, None);
+        assert!(choice.message.extra.is_empty());
+        // An empty `extra` is left out.
+        assert_eq!(serde_json::to_value(&choice.message).unwrap(), msg);
+    }
+
+    #[test]
+    fn new_fields_round_trip() {
+        let mut message = Message::text(Role::Assistant, "hi");
+        message.extra.insert("audio".into(), json!({"id": "a"}));
+        let choice = Choice {
+            index: 0,
+            message,
+            finish_reason: Some(FinishReason::Stop),
+            raw_reason: Some("end_turn".into()),
+        };
+        let v = serde_json::to_value(&choice).unwrap();
+        assert_eq!(v["message"]["extra"], json!({"audio": {"id": "a"}}));
+        assert_eq!(serde_json::from_value::<Choice>(v).unwrap(), choice);
+        for chunk in [
+            ChatChunk::Refusal {
+                index: 1,
+                text: "no".into(),
+            },
+            ChatChunk::Start {
+                id: "c".into(),
+                model: "m".into(),
+                created: 1,
+                system_fingerprint: Some("fp".into()),
+            },
+            ChatChunk::Finish {
+                index: 0,
+                reason: FinishReason::Length,
+                raw_reason: Some("max_tokens".into()),
+            },
+        ] {
+            let v = serde_json::to_value(&chunk).unwrap();
+            assert_eq!(serde_json::from_value::<ChatChunk>(v).unwrap(), chunk);
+        }
+    }
+
+    #[test]
+    fn raw_reason_only_when_it_says_more() {
+        assert_eq!(FinishReason::Stop.raw_reason("stop"), None);
+        assert_eq!(FinishReason::Stop.raw_reason(""), None);
+        assert_eq!(
+            FinishReason::Stop.raw_reason("end_turn").as_deref(),
+            Some("end_turn")
+        );
+        assert_eq!(
+            FinishReason::ToolCalls
+                .raw_reason("function_call")
+                .as_deref(),
+            Some("function_call")
+        );
+    }
 }

@@ -77,16 +77,17 @@ pub struct PublicModel {
 
 impl PublicModel {
     /// Weighted random pick over the pool.
-    pub fn pick(&self) -> &Arc<Deployment> {
+    /// `None` only for a pool with no deployments, which config validation rules out.
+    pub fn pick(&self) -> Option<&Arc<Deployment>> {
         let mut ticket = fastrand::u64(0..self.total_weight.max(1));
         for d in &self.deployments {
             let w = u64::from(d.weight);
             if ticket < w {
-                return d;
+                return Some(d);
             }
             ticket -= w;
         }
-        &self.deployments[0]
+        self.deployments.first()
     }
 }
 
@@ -98,10 +99,10 @@ pub enum Resolved {
 }
 
 impl Resolved {
-    pub fn pick(&self) -> Arc<Deployment> {
+    pub fn pick(&self) -> Option<Arc<Deployment>> {
         match self {
-            Resolved::Public(m) => m.pick().clone(),
-            Resolved::Direct(d) => d.clone(),
+            Resolved::Public(m) => m.pick().cloned(),
+            Resolved::Direct(d) => Some(d.clone()),
         }
     }
 }
@@ -291,7 +292,7 @@ models:
         };
         let mut counts = HashMap::new();
         for _ in 0..8000 {
-            *counts.entry(m.pick().label.clone()).or_insert(0) += 1;
+            *counts.entry(m.pick().unwrap().label.clone()).or_insert(0) += 1;
         }
         let a = counts["a/x"] as f64 / 8000.0;
         assert!((0.70..0.80).contains(&a), "share of a/x was {a}");

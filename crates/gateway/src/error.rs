@@ -108,13 +108,16 @@ impl ApiError {
         )
     }
 
+    /// Nothing to route to (503, with `Retry-After` as the contract asks).
     pub fn unavailable(message: impl Into<String>) -> Self {
-        ApiError::new(
+        let mut e = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "service_unavailable",
             Some("service_unavailable"),
             message,
-        )
+        );
+        e.retry_after = Some(1);
+        e
     }
 
     /// Maps an upstream failure to the client's status: 4xx passed through with the

@@ -318,6 +318,10 @@ fn decode_message(i: usize, value: Value) -> Result<Message> {
         Role::Tool => tool_call_id = Some(req_string(&mut m, &at, "tool_call_id")?),
         _ => {}
     }
+    // What is left is not modelled (for this role): kept for the encoder to write back.
+    // An explicit `null` means absent, as above, so it is not kept (a client echoing
+    // `"audio": null` back should not be refused by an adapter without audio).
+    m.retain(|_, v| !v.is_null());
 
     Ok(Message {
         role,
@@ -325,6 +329,7 @@ fn decode_message(i: usize, value: Value) -> Result<Message> {
         name,
         tool_calls,
         tool_call_id,
+        extra: m,
     })
 }
 

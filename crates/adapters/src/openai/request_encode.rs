@@ -194,9 +194,10 @@ fn role_str(role: Role) -> &'static str {
 impl Serialize for WireMessage<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let msg = self.message;
+        let assistant = msg.role == Role::Assistant;
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("role", role_str(msg.role))?;
-        if msg.role == Role::Assistant {
+        if assistant {
             // OpenAI's assistant content is text only; refusal and reasoning have fields.
             let text = joined(&msg.content, text_of);
             let refusal = joined(&msg.content, refusal_of);
@@ -221,11 +222,25 @@ impl Serialize for WireMessage<'_> {
         if let Some(name) = &msg.name {
             m.serialize_entry("name", name)?;
         }
-        if msg.role == Role::Assistant && !msg.tool_calls.is_empty() {
+        if assistant && !msg.tool_calls.is_empty() {
             m.serialize_entry("tool_calls", &Seq(msg.tool_calls.iter().map(WireToolCall)))?;
         }
         if let Some(id) = &msg.tool_call_id {
             m.serialize_entry("tool_call_id", id)?;
+        }
+        // Fields the codec does not model go back as they came. A key it models for
+        // this role (as `request::decode_message` reads them) is left out: the canonical
+        // field is the source of truth, and a JSON object must not repeat a key.
+        for (k, v) in &msg.extra {
+            let modelled = match k.as_str() {
+                "role" | "content" | "name" => true,
+                "refusal" | "reasoning_content" | "tool_calls" => assistant,
+                "tool_call_id" => msg.role == Role::Tool || msg.tool_call_id.is_some(),
+                _ => false,
+            };
+            if !modelled {
+                m.serialize_entry(k, v)?;
+            }
         }
         m.end()
     }

@@ -2,7 +2,7 @@
 
 use super::encode_request;
 use crate::canonical::{
-    ContentPart, ImageSource, ReasoningEffort, ResponseFormat, Role, ToolCall, ToolChoice,
+    ContentPart, ImageSource, Message, ReasoningEffort, ResponseFormat, Role, ToolCall, ToolChoice,
 };
 use crate::openai::request::decode_request;
 use crate::test_support::fixture;
@@ -444,4 +444,82 @@ fn errors_name_the_param() {
     }
     let e = decode_request(b"{nope").unwrap_err();
     assert!(e.param.is_none() && e.message.contains("not valid JSON"));
+}
+
+#[test]
+fn unknown_message_fields_are_kept_and_written_back() {
+    let sent = json!({
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": "s", "x_provider": {"cache": true}},
+            {"role": "user", "content": "hi", "tool_call_id": "stray"},
+            {"role": "assistant", "content": "Hello.", "refusal": null,
+             "audio": {"id": "audio_1"},
+             "annotations": [{"type": "url_citation", "url_citation": {"url": "https://x"}}],
+             "function_call": {"name": "f", "arguments": "{}"}},
+            {"role": "tool", "tool_call_id": "call_1", "content": "ok", "is_error": false},
+            // Explicit nulls are absent, as for the modelled fields.
+            {"role": "assistant", "content": "x", "audio": null, "function_call": null}
+        ]
+    });
+    let r = decode_request(&body(&sent)).unwrap();
+    let keys = |i: usize| {
+        let mut k: Vec<&str> = r.messages[i].extra.keys().map(String::as_str).collect();
+        k.sort_unstable();
+        k
+    };
+    assert_eq!(keys(0), vec!["x_provider"]);
+    assert_eq!(
+        keys(1),
+        vec!["tool_call_id"],
+        "not modelled for a user message"
+    );
+    assert_eq!(r.messages[1].tool_call_id, None);
+    assert_eq!(keys(2), vec!["annotations", "audio", "function_call"]);
+    assert_eq!(r.messages[2].extra["audio"], json!({"id": "audio_1"}));
+    assert_eq!(keys(3), vec!["is_error"]);
+    assert!(r.messages[4].extra.is_empty(), "{:?}", r.messages[4].extra);
+
+    // Same format: every message goes back as it came (less the explicit nulls).
+    let v: Value = serde_json::from_slice(&encode_request(&r, "up", false)).unwrap();
+    let mut want = sent["messages"].clone();
+    want[2].as_object_mut().unwrap().remove("refusal");
+    want[4] = json!({"role": "assistant", "content": "x"});
+    assert_eq!(v["messages"], want);
+    let again = decode_request(&serde_json::to_vec(&v).unwrap()).unwrap();
+    assert_eq!(again.messages, r.messages);
+}
+
+#[test]
+fn message_extra_never_overrides_modelled_fields() {
+    let extra = |v: Value| v.as_object().unwrap().clone();
+    let mut assistant = Message::text(Role::Assistant, "real");
+    assistant.extra = extra(json!({
+        "role": "user", "content": "fake", "name": "fake", "refusal": "fake",
+        "reasoning_content": "fake", "tool_calls": [], "tool_call_id": "stray", "audio": {"id": "a"}
+    }));
+    let mut user = Message::text(Role::User, "real");
+    user.name = Some("bob".into());
+    user.extra = extra(json!({"content": "fake", "name": "fake", "refusal": "kept"}));
+    let mut tool = Message::text(Role::Tool, "real");
+    tool.tool_call_id = Some("call_1".into());
+    tool.extra = extra(json!({"tool_call_id": "fake"}));
+    let req = crate::canonical::ChatRequest {
+        model: "m".into(),
+        messages: vec![assistant, user, tool],
+        ..Default::default()
+    };
+    let wire = encode_request(&req, "up", true);
+    let text = std::str::from_utf8(&wire).unwrap();
+    assert!(!text.contains("fake"), "{text}");
+    let v: Value = serde_json::from_slice(&wire).unwrap();
+    assert_eq!(
+        v["messages"],
+        json!([
+            // `tool_call_id` is not modelled for an assistant message, so it stays.
+            {"role": "assistant", "content": "real", "tool_call_id": "stray", "audio": {"id": "a"}},
+            {"role": "user", "content": "real", "name": "bob", "refusal": "kept"},
+            {"role": "tool", "content": "real", "tool_call_id": "call_1"}
+        ])
+    );
 }

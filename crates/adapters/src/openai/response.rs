@@ -17,6 +17,12 @@ pub(crate) fn finish_reason(s: &str) -> FinishReason {
     FinishReason::from_openai(s).unwrap_or(FinishReason::Stop)
 }
 
+/// [`finish_reason`], with the provider's string kept when it differs from the result.
+pub(crate) fn finish_reason_raw(s: &str) -> (FinishReason, Option<String>) {
+    let reason = finish_reason(s);
+    (reason, reason.raw_reason(s))
+}
+
 /// `content` as OpenAI sends it, or as an array of parts (some compatible hosts).
 /// Deserialised by hand: an untagged enum would buffer every stream delta first.
 pub(crate) enum WireText {
@@ -196,6 +202,10 @@ fn decode_choice(c: WireChoice) -> Choice {
             });
         }
     }
+    let (finish_reason, raw_reason) = match c.finish_reason.as_deref().map(finish_reason_raw) {
+        Some((reason, raw)) => (Some(reason), raw),
+        None => (None, None),
+    };
     Choice {
         index: c.index,
         message: Message {
@@ -204,8 +214,10 @@ fn decode_choice(c: WireChoice) -> Choice {
             name: None,
             tool_calls,
             tool_call_id: None,
+            extra: serde_json::Map::new(),
         },
-        finish_reason: c.finish_reason.as_deref().map(finish_reason),
+        finish_reason,
+        raw_reason,
     }
 }
 
@@ -561,6 +573,45 @@ mod tests {
         assert_eq!(
             v["usage"]["completion_tokens_details"]["reasoning_tokens"],
             7
+        );
+    }
+
+    #[test]
+    fn choice_keeps_the_providers_own_reason() {
+        let cases = [
+            ("length", Some(FinishReason::Length), None),
+            (
+                "function_call",
+                Some(FinishReason::ToolCalls),
+                Some("function_call"),
+            ),
+            (
+                "insufficient_system_resource",
+                Some(FinishReason::Stop),
+                Some("insufficient_system_resource"),
+            ),
+        ];
+        for (wire, reason, raw) in cases {
+            let body = json!({"choices":[{"message":{"content":"x"},"finish_reason":wire}]});
+            let r = decode_response(&serde_json::to_vec(&body).unwrap()).unwrap();
+            assert_eq!(r.choices[0].finish_reason, reason, "{wire}");
+            assert_eq!(r.choices[0].raw_reason.as_deref(), raw, "{wire}");
+            // The client reads OpenAI's vocabulary; the raw reason is for the ledger.
+            let v: Value = serde_json::from_slice(&encode_response(&r, "m")).unwrap();
+            assert_eq!(
+                v["choices"][0]["finish_reason"],
+                reason.map(FinishReason::as_str).unwrap()
+            );
+        }
+        let r =
+            decode_response(br#"{"choices":[{"message":{"content":"x"},"finish_reason":null}]}"#)
+                .unwrap();
+        assert_eq!(
+            (
+                r.choices[0].finish_reason,
+                r.choices[0].raw_reason.as_deref()
+            ),
+            (None, None)
         );
     }
 

@@ -1,6 +1,6 @@
 //! Provider decode, streamed: OpenAI Chat Completions SSE chunks → canonical chunks.
 
-use super::response::{finish_reason, WireText};
+use super::response::{finish_reason_raw, WireText};
 use super::usage::WireUsage;
 use crate::adapter::{StreamDecoder, StreamEvent};
 use crate::canonical::{ChatChunk, Usage};
@@ -20,6 +20,8 @@ struct WireChunk {
     choices: Option<Vec<WireChunkChoice>>,
     #[serde(default)]
     usage: Option<WireUsage>,
+    #[serde(default)]
+    system_fingerprint: Option<String>,
     #[serde(default)]
     error: Option<IgnoredAny>,
 }
@@ -138,9 +140,8 @@ impl OpenAiStreamDecoder {
             if let Some(text) = d.content.map(WireText::into_text).filter(|t| !t.is_empty()) {
                 out.push(ChatChunk::Text { index, text });
             }
-            // The canonical stream has no refusal chunk: a refusal is passed on as text.
             if let Some(text) = d.refusal.filter(|t| !t.is_empty()) {
-                out.push(ChatChunk::Text { index, text });
+                out.push(ChatChunk::Refusal { index, text });
             }
             for t in d.tool_calls.unwrap_or_default() {
                 let (name, arguments) = match t.function {
@@ -170,9 +171,11 @@ impl OpenAiStreamDecoder {
             }
         }
         if let Some(reason) = c.finish_reason.as_deref() {
+            let (reason, raw_reason) = finish_reason_raw(reason);
             out.push(ChatChunk::Finish {
                 index,
-                reason: finish_reason(reason),
+                reason,
+                raw_reason,
             });
         }
     }
@@ -227,6 +230,7 @@ impl StreamDecoder for OpenAiStreamDecoder {
                 id: chunk.id.unwrap_or_default(),
                 model: chunk.model.unwrap_or_default(),
                 created: chunk.created.unwrap_or(0),
+                system_fingerprint: chunk.system_fingerprint,
             });
         }
         for c in choices {
@@ -318,6 +322,7 @@ mod tests {
                 id: first["id"].as_str().unwrap().into(),
                 model: first["model"].as_str().unwrap().into(),
                 created: first["created"].as_u64().unwrap(),
+                system_fingerprint: first["system_fingerprint"].as_str().map(Into::into),
             }]
         );
         assert!(
@@ -340,7 +345,8 @@ mod tests {
             finishes,
             vec![&ChatChunk::Finish {
                 index: 0,
-                reason: FinishReason::from_openai(want_reason).unwrap()
+                reason: FinishReason::from_openai(want_reason).unwrap(),
+                raw_reason: None,
             }]
         );
         let usage = usage_of(&want_usage["usage"]);
@@ -353,6 +359,12 @@ mod tests {
         let (text, usage) =
             check_against_recording("openai/vercel_chat_stream_text_usage.chunks.jsonl");
         assert!(text.starts_with("**Holiday Name"), "{text}");
+        let (_, out) = decode_lines("openai/vercel_chat_stream_text_usage.chunks.jsonl");
+        assert!(
+            matches!(&out[0], ChatChunk::Start { system_fingerprint: Some(fp), .. } if fp == "fp_de604bd877"),
+            "{:?}",
+            out[0]
+        );
         assert_eq!(
             (
                 usage.prompt_tokens,
@@ -442,7 +454,8 @@ mod tests {
                 ChatChunk::Start {
                     id: "c1".into(),
                     model: "m".into(),
-                    created: 7
+                    created: 7,
+                    system_fingerprint: None,
                 },
                 ChatChunk::Thinking {
                     index: 0,
@@ -458,13 +471,14 @@ mod tests {
                 tc(0, None, None, "{\"x\":"),
                 tc(0, None, None, "1}"),
                 tc(1, Some("call_b"), Some("g"), "{}"),
-                ChatChunk::Text {
+                ChatChunk::Refusal {
                     index: 0,
                     text: "no".into()
                 },
                 ChatChunk::Finish {
                     index: 0,
-                    reason: FinishReason::ToolCalls
+                    reason: FinishReason::ToolCalls,
+                    raw_reason: None,
                 },
             ]
         );
@@ -489,6 +503,106 @@ mod tests {
             })
             .collect();
         assert_eq!(idx, vec![(0, true), (0, false), (1, true)]);
+    }
+
+    #[test]
+    fn refusal_deltas_are_refusal_chunks() {
+        let mut d = OpenAiStreamDecoder::new();
+        let mut out = Vec::new();
+        for c in [
+            json!({"id":"r","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null}}]}),
+            json!({"id":"r","choices":[{"index":0,"delta":{"refusal":"I can't"}}]}),
+            json!({"id":"r","choices":[{"index":0,"delta":{"refusal":""}}]}),
+            json!({"id":"r","choices":[{"index":1,"delta":{"content":"ok","refusal":" help."}}]}),
+        ] {
+            out.extend(feed(&mut d, &serde_json::to_vec(&c).unwrap()).unwrap());
+        }
+        assert_eq!(
+            out[1..],
+            [
+                ChatChunk::Refusal {
+                    index: 0,
+                    text: "I can't".into()
+                },
+                ChatChunk::Text {
+                    index: 1,
+                    text: "ok".into()
+                },
+                ChatChunk::Refusal {
+                    index: 1,
+                    text: " help.".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn system_fingerprint_comes_with_start() {
+        let mut d = OpenAiStreamDecoder::new();
+        // Azure's leading filter chunk starts nothing; the first real chunk carries it.
+        assert!(feed(
+            &mut d,
+            br#"{"choices":[],"id":"","system_fingerprint":null,"prompt_filter_results":[]}"#
+        )
+        .unwrap()
+        .is_empty());
+        let out = feed(
+            &mut d,
+            br#"{"id":"c","model":"m","created":1,"system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"a"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            out[0],
+            ChatChunk::Start {
+                id: "c".into(),
+                model: "m".into(),
+                created: 1,
+                system_fingerprint: Some("fp_1".into()),
+            }
+        );
+        let out = feed(
+            &mut d,
+            br#"{"id":"c","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"b"}}]}"#,
+        )
+        .unwrap();
+        assert!(
+            out.iter().all(|c| !matches!(c, ChatChunk::Start { .. })),
+            "one Start: {out:?}"
+        );
+    }
+
+    #[test]
+    fn finish_keeps_the_providers_own_reason() {
+        let cases = [
+            ("stop", FinishReason::Stop, None),
+            ("tool_calls", FinishReason::ToolCalls, None),
+            (
+                "function_call",
+                FinishReason::ToolCalls,
+                Some("function_call"),
+            ),
+            (
+                "insufficient_system_resource",
+                FinishReason::Stop,
+                Some("insufficient_system_resource"),
+            ),
+            ("eos", FinishReason::Stop, Some("eos")),
+            ("", FinishReason::Stop, None),
+        ];
+        for (wire, reason, raw) in cases {
+            let mut d = OpenAiStreamDecoder::new();
+            let chunk = json!({"id":"c","choices":[{"index":2,"delta":{},"finish_reason":wire}]});
+            let out = feed(&mut d, &serde_json::to_vec(&chunk).unwrap()).unwrap();
+            assert_eq!(
+                out.last(),
+                Some(&ChatChunk::Finish {
+                    index: 2,
+                    reason,
+                    raw_reason: raw.map(Into::into),
+                }),
+                "{wire}"
+            );
+        }
     }
 
     #[test]

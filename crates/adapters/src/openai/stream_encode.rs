@@ -21,6 +21,8 @@ pub struct OpenAiStreamEncoder {
     include_usage: bool,
     id: String,
     created: u64,
+    /// Written on every chunk, as OpenAI does, once a `Start` has carried one.
+    system_fingerprint: Option<String>,
     /// Choices whose first delta (carrying `role`) has been written.
     started_choices: Vec<u32>,
     finished_choices: Vec<u32>,
@@ -36,6 +38,8 @@ struct ChunkOut<'a> {
     object: &'static str,
     created: u64,
     model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_fingerprint: Option<&'a str>,
     choices: &'a [ChoiceOut<'a>],
     /// Absent unless the client asked for usage; then `null` except on the trailer.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,6 +60,8 @@ struct DeltaOut<'a> {
     role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusal: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reasoning_content: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,6 +94,7 @@ impl OpenAiStreamEncoder {
             include_usage,
             id: String::new(),
             created: 0,
+            system_fingerprint: None,
             started_choices: Vec::new(),
             finished_choices: Vec::new(),
             usage: None,
@@ -100,9 +107,15 @@ impl OpenAiStreamEncoder {
     /// choices finish).
     pub fn encode(&mut self, chunk: &ChatChunk) -> Option<Bytes> {
         let (index, delta, finish_reason) = match chunk {
-            ChatChunk::Start { id, created, .. } => {
+            ChatChunk::Start {
+                id,
+                created,
+                system_fingerprint,
+                ..
+            } => {
                 self.id.clone_from(id);
                 self.created = *created;
+                self.system_fingerprint.clone_from(system_fingerprint);
                 // OpenAI's first chunk: the role and an empty content.
                 let delta = DeltaOut {
                     content: Some(""),
@@ -116,6 +129,16 @@ impl OpenAiStreamEncoder {
                 }
                 let delta = DeltaOut {
                     content: Some(text),
+                    ..DeltaOut::default()
+                };
+                (*index, delta, None)
+            }
+            ChatChunk::Refusal { index, text } => {
+                if text.is_empty() {
+                    return None;
+                }
+                let delta = DeltaOut {
+                    refusal: Some(text),
                     ..DeltaOut::default()
                 };
                 (*index, delta, None)
@@ -157,7 +180,9 @@ impl OpenAiStreamEncoder {
                 };
                 (*index, delta, None)
             }
-            ChatChunk::Finish { index, reason } => {
+            // OpenAI clients read OpenAI's vocabulary: the provider's own reason stays
+            // in the ledger.
+            ChatChunk::Finish { index, reason, .. } => {
                 if !self.finished_choices.contains(index) {
                     self.finished_choices.push(*index);
                 }
@@ -223,6 +248,7 @@ impl OpenAiStreamEncoder {
             object: "chat.completion.chunk",
             created: self.created,
             model: &self.model,
+            system_fingerprint: self.system_fingerprint.as_deref(),
             choices,
             usage,
         };
@@ -261,6 +287,7 @@ mod tests {
                 id: "chatcmpl-1".into(),
                 model: "claude-x".into(),
                 created: 42,
+                system_fingerprint: Some("fp_1".into()),
             },
             ChatChunk::Usage(Usage {
                 prompt_tokens: 20,
@@ -282,6 +309,7 @@ mod tests {
             ChatChunk::Finish {
                 index: 0,
                 reason: FinishReason::ToolCalls,
+                raw_reason: None,
             },
             ChatChunk::Usage(Usage {
                 prompt_tokens: 20,
@@ -333,6 +361,7 @@ mod tests {
                 assert_eq!(e["object"], "chat.completion.chunk");
                 assert_eq!(e["created"], 42);
                 assert_eq!(e["model"], "general");
+                assert_eq!(e["system_fingerprint"], "fp_1", "on every chunk");
             }
             let deltas: Vec<&Value> = rest.iter().map(|e| &e["choices"][0]["delta"]).collect();
             assert_eq!(deltas[0], &json!({"role": "assistant", "content": ""}));
@@ -436,6 +465,7 @@ mod tests {
             id: "chatcmpl-1".into(),
             model: "general".into(),
             created: 42,
+            system_fingerprint: Some("fp_1".into()),
         };
         want.push(ChatChunk::Usage(Usage {
             prompt_tokens: 20,
@@ -471,6 +501,10 @@ mod tests {
             v["choices"][0]["delta"],
             json!({"role":"assistant","reasoning_content":"hm"})
         );
+        assert!(
+            v.get("system_fingerprint").is_none(),
+            "none without a Start"
+        );
         let v = ev(enc.encode(&ChatChunk::Text {
             index: 1,
             text: "b".into(),
@@ -496,5 +530,110 @@ mod tests {
         assert!(enc.encode(&tool(0, None, None, "")).is_none());
         assert!(enc.encode(&ChatChunk::Usage(Usage::default())).is_none());
         assert_eq!(enc.finish(), Bytes::from_static(b"data: [DONE]\n\n"));
+    }
+
+    /// One event's JSON.
+    fn json_of(b: &Bytes) -> Value {
+        let s = std::str::from_utf8(b).unwrap();
+        serde_json::from_str(
+            s.strip_prefix("data: ")
+                .unwrap()
+                .strip_suffix("\n\n")
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn refusal_is_written_as_delta_refusal_and_decodes_back() {
+        let chunks = [
+            ChatChunk::Start {
+                id: "c".into(),
+                model: "x".into(),
+                created: 1,
+                system_fingerprint: None,
+            },
+            ChatChunk::Refusal {
+                index: 0,
+                text: "I can't".into(),
+            },
+            ChatChunk::Refusal {
+                index: 0,
+                text: String::new(),
+            },
+            ChatChunk::Refusal {
+                index: 0,
+                text: " help.".into(),
+            },
+            ChatChunk::Finish {
+                index: 0,
+                reason: FinishReason::Stop,
+                raw_reason: None,
+            },
+        ];
+        let mut enc = OpenAiStreamEncoder::new("m", false);
+        let events: Vec<Bytes> = chunks.iter().filter_map(|c| enc.encode(c)).collect();
+        assert_eq!(events.len(), 4, "the empty refusal writes nothing");
+        assert_eq!(
+            json_of(&events[1])["choices"][0]["delta"],
+            json!({"refusal": "I can't"})
+        );
+        assert!(json_of(&events[0]).get("system_fingerprint").is_none());
+
+        let mut d = OpenAiStreamDecoder::new();
+        let mut out = Vec::new();
+        for e in &events {
+            out.extend(d.on_event(StreamEvent::Sse(&parse_event(e))).unwrap());
+        }
+        let want: Vec<ChatChunk> = chunks
+            .iter()
+            .filter(|c| !matches!(c, ChatChunk::Refusal { text, .. } if text.is_empty()))
+            .map(|c| match c {
+                ChatChunk::Start { .. } => ChatChunk::Start {
+                    id: "c".into(),
+                    model: "m".into(),
+                    created: 1,
+                    system_fingerprint: None,
+                },
+                other => other.clone(),
+            })
+            .collect();
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn fingerprint_on_every_chunk_and_raw_reason_not_sent() {
+        let mut enc = OpenAiStreamEncoder::new("m", true);
+        let mut events = Vec::new();
+        for c in [
+            ChatChunk::Start {
+                id: "c".into(),
+                model: "deepseek-chat".into(),
+                created: 1,
+                system_fingerprint: Some("fp_ds".into()),
+            },
+            ChatChunk::Text {
+                index: 0,
+                text: "a".into(),
+            },
+            ChatChunk::Finish {
+                index: 0,
+                reason: FinishReason::Stop,
+                raw_reason: Some("insufficient_system_resource".into()),
+            },
+            ChatChunk::Usage(Usage {
+                prompt_tokens: 1,
+                completion_tokens: 1,
+                total_tokens: 2,
+                ..Usage::default()
+            }),
+        ] {
+            events.extend(enc.encode(&c));
+        }
+        let events: Vec<Value> = events.iter().map(json_of).collect();
+        assert_eq!(events.len(), 4);
+        assert!(events.iter().all(|e| e["system_fingerprint"] == "fp_ds"));
+        assert_eq!(events[2]["choices"][0]["finish_reason"], "stop");
+        assert_eq!(events[3]["choices"], json!([]), "the usage trailer");
     }
 }

@@ -62,7 +62,13 @@ pub async fn chat_completions(
     if let Err(e) = st.policy.authorize_model(&principal, &peek.model) {
         return rejected(&st, &rid, &peek.model, e, started);
     }
-    let deployment = resolved.pick();
+    let Some(deployment) = resolved.pick() else {
+        let e = ApiError::unavailable(format!(
+            "model `{}` has no deployment to route to",
+            peek.model
+        ));
+        return rejected(&st, &rid, &peek.model, e, started);
+    };
     let provider = &deployment.provider;
     let mut log = RequestLog::new(
         &st.sinks,
