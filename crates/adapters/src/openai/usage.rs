@@ -89,23 +89,31 @@ pub fn response_usage(body: &[u8]) -> Option<Usage> {
         .map(Usage::from)
 }
 
-/// Offset of the `{` of the last `"usage": {…}` in `data`.
-fn last_usage_object(data: &[u8]) -> Option<usize> {
-    let finder = memchr::memmem::FinderRev::new(b"\"usage\"");
-    let mut end = data.len();
-    while let Some(pos) = finder.rfind(&data[..end]) {
-        let mut i = pos + 7;
-        while i < data.len() && data[i].is_ascii_whitespace() {
+const USAGE_KEY: &[u8] = b"\"usage\"";
+
+/// If the `"usage"` key at `key_at` introduces an object, the offset of its `{`.
+fn object_after_key(data: &[u8], key_at: usize) -> Option<usize> {
+    let skip_ws = |mut i: usize| {
+        while data.get(i).is_some_and(u8::is_ascii_whitespace) {
             i += 1;
         }
-        if data.get(i) == Some(&b':') {
-            i += 1;
-            while i < data.len() && data[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            if data.get(i) == Some(&b'{') {
-                return Some(i);
-            }
+        i
+    };
+    let colon = skip_ws(key_at + USAGE_KEY.len());
+    if data.get(colon) != Some(&b':') {
+        return None;
+    }
+    let value = skip_ws(colon + 1);
+    (data.get(value) == Some(&b'{')).then_some(value)
+}
+
+/// Offset of the `{` of the last `"usage": {…}` in `data`.
+fn last_usage_object(data: &[u8]) -> Option<usize> {
+    let finder = memchr::memmem::FinderRev::new(USAGE_KEY);
+    let mut end = data.len();
+    while let Some(pos) = finder.rfind(&data[..end]) {
+        if let Some(obj) = object_after_key(data, pos) {
+            return Some(obj);
         }
         end = pos;
     }
@@ -115,25 +123,7 @@ fn last_usage_object(data: &[u8]) -> Option<usize> {
 /// Whether a chunk's JSON carries a usage object (not `"usage": null`), found by a byte
 /// scan so that the common chunk is not decoded at all.
 pub fn has_usage_object(data: &[u8]) -> bool {
-    let finder = memchr::memmem::Finder::new(b"\"usage\"");
-    let mut from = 0;
-    while let Some(pos) = finder.find(&data[from..]) {
-        let mut i = from + pos + 7;
-        while i < data.len() && data[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if data.get(i) == Some(&b':') {
-            i += 1;
-            while i < data.len() && data[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            if data.get(i) == Some(&b'{') {
-                return true;
-            }
-        }
-        from = from + pos + 7;
-    }
-    false
+    memchr::memmem::find_iter(data, USAGE_KEY).any(|pos| object_after_key(data, pos).is_some())
 }
 
 #[derive(Deserialize)]

@@ -110,14 +110,7 @@ pub async fn chat_completions(
     let resp = match upstream::send(&st.http, upstream_req, rid.as_str(), deployment.timeout).await
     {
         Ok(r) => r,
-        Err(e) => {
-            let api = ApiError::from_upstream(&e, &deployment.label, &provider.secrets());
-            log.status = api.status.as_u16();
-            log.outcome = Outcome::UpstreamError;
-            log.error_class = Some(e.class.as_str());
-            tracing::warn!(request_id = %rid.as_str(), deployment = %deployment.label, error = %e.message, "upstream request failed");
-            return routed(api.into_response(), &deployment.label, 1);
-        }
+        Err(e) => return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets()),
     };
     let status = resp.status();
     if !status.is_success() {
@@ -127,11 +120,7 @@ pub async fn chat_completions(
             .saturating_sub(upstream_started.elapsed());
         let body = upstream::read_limited(body, MAX_ERROR_BODY, remaining).await;
         let e = openai::errors::classify(status.as_u16(), &parts.headers, &body);
-        let api = ApiError::from_upstream(&e, &deployment.label, &provider.secrets());
-        log.status = api.status.as_u16();
-        log.outcome = Outcome::UpstreamError;
-        log.error_class = Some(e.class.as_str());
-        return routed(api.into_response(), &deployment.label, 1);
+        return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets());
     }
 
     if stream {
@@ -187,12 +176,23 @@ pub async fn chat_completions(
     routed(response, &deployment.label, 1)
 }
 
+/// An upstream failure: recorded, logged when it is the provider's fault, and answered
+/// in the contract's shape.
 fn upstream_failed(
     log: &mut RequestLog,
     e: &switchyard_adapters::UpstreamError,
     deployment: &str,
     secrets: &[&str],
 ) -> Response {
+    if e.class.retryable() {
+        tracing::warn!(
+            request_id = %log.request_id,
+            deployment,
+            class = e.class.as_str(),
+            error = %crate::error::redact(&e.message, secrets),
+            "upstream request failed"
+        );
+    }
     let api = ApiError::from_upstream(e, deployment, secrets);
     log.status = api.status.as_u16();
     log.outcome = Outcome::UpstreamError;
