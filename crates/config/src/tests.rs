@@ -162,6 +162,18 @@ fn semantic_checks() {
 }
 
 #[test]
+fn workers_default_to_cpus_and_reject_zero() {
+    let c = parse(GOOD).unwrap();
+    assert!(c.server.workers() >= 1);
+    let c =
+        parse(&GOOD.replace("  shutdown_grace: 5s", "  shutdown_grace: 5s\n  workers: 3")).unwrap();
+    assert_eq!(c.server.workers(), 3);
+    let err = parse(&GOOD.replace("  shutdown_grace: 5s", "  shutdown_grace: 5s\n  workers: 0"))
+        .unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("server.workers"));
+}
+
+#[test]
 fn strategy_is_checked() {
     let err = parse(&GOOD.replace("strategy: weighted", "strategy: fastest")).unwrap_err();
     assert_eq!(err.field.as_deref(), Some("models[0].strategy"));

@@ -567,3 +567,32 @@ async fn shutdown_grace_period_bounds_the_wait() {
     );
     drop(resp);
 }
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_does_not_answer() {
+    let dir = std::env::temp_dir().join(format!("sy-ready-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = switchyard_store::Store::connect(&format!("sqlite://{}/r.db", dir.display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let h = start_with_store(BASIC, Some(store.clone())).await;
+    let ok = h.http.get(h.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let v: Value = ok.json().await.unwrap();
+    assert_eq!(v["database"]["backend"], "sqlite");
+    store.close().await;
+    let down = h.http.get(h.url("/health/ready")).send().await.unwrap();
+    assert_eq!(down.status(), 503);
+    // Liveness has no dependencies.
+    assert_eq!(
+        h.http
+            .get(h.url("/health/live"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -45,11 +45,16 @@ impl Proc {
         while Instant::now() < deadline {
             if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
                 if line.contains(marker) {
+                    // Text logs say addr=HOST:PORT; JSON logs "addr":"HOST:PORT".
                     let addr = line
                         .split_whitespace()
                         .find_map(|w| w.strip_prefix("addr="))
-                        .unwrap()
-                        .to_string();
+                        .map(str::to_string)
+                        .or_else(|| {
+                            let v: serde_json::Value = serde_json::from_str(&line).ok()?;
+                            Some(v["addr"].as_str()?.to_string())
+                        })
+                        .unwrap();
                     return Proc {
                         child,
                         addr,
@@ -335,4 +340,52 @@ fn demo_runs_offline_with_no_keys() {
     std::io::Read::read_to_string(demo.child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
     assert!(stdout.contains("curl http://"), "{stdout}");
     assert!(stdout.contains("from openai import OpenAI"), "{stdout}");
+}
+
+#[test]
+fn json_logs_carry_one_structured_line_per_request() {
+    let mock = mock_provider();
+    let dir = tmpdir("jsonlog");
+    let cfg = write_config(&dir, &mock.addr);
+    let mut cmd = bin();
+    cmd.args([
+        "serve",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .env("TEST_MASTER_KEY", "sk-json")
+    .env("SWITCHYARD_LOG_FORMAT", "json");
+    let mut gw = Proc::start(cmd, "switchyard listening");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth("sk-json")
+            .header("x-request-id", "json-log-test-1")
+            .json(&serde_json::json!({"model": "general", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    });
+    gw.signal("-TERM");
+    assert!(gw.wait_exit(Duration::from_secs(10)).success());
+    let line = gw
+        .log()
+        .into_iter()
+        .find(|l| l.contains("json-log-test-1"))
+        .expect("a request line");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["target"], "switchyard::request");
+    assert_eq!(v["model"], "general");
+    assert_eq!(v["deployment"], "sim/sim-model");
+    assert_eq!(v["status"], 200);
+    assert_eq!(v["outcome"], "ok");
+    assert_eq!(v["completion_tokens"], 12);
+    assert!(v["latency_ms"].as_f64().unwrap() > 0.0);
 }

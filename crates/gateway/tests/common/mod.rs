@@ -64,10 +64,26 @@ pub async fn start(yaml: &str) -> Harness {
 }
 
 pub async fn start_with_mock(yaml: &str, mock: SocketAddr) -> Harness {
+    start_full(yaml, mock, None).await
+}
+
+/// Like [`start`], with a database for readiness.
+pub async fn start_with_store(yaml: &str, store: Option<switchyard_store::Store>) -> Harness {
+    let (mock, _) = switchyard_mock_provider::spawn(MockConfig::default())
+        .await
+        .unwrap();
+    start_full(yaml, mock, store).await
+}
+
+async fn start_full(
+    yaml: &str,
+    mock: SocketAddr,
+    store: Option<switchyard_store::Store>,
+) -> Harness {
     let text = yaml.replace("{mock}", &mock.to_string());
     let config = switchyard_config::parse_str("test.yaml", &text, &|_: &str| None).unwrap();
     let records = Arc::new(Collect::default());
-    let gateway = Gateway::build_with_sinks(&config, None, vec![records.clone()]).unwrap();
+    let gateway = Gateway::build_with_sinks(&config, store, vec![records.clone()]).unwrap();
     let state = gateway.state.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
