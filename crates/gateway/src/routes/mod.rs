@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -53,6 +54,16 @@ async fn request_id(mut req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     resp.headers_mut().insert("x-request-id", id);
     resp
+}
+
+async fn wrong_method(req: Request) -> Response {
+    ApiError::new(
+        http::StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        Some("method_not_allowed"),
+        format!("{} is not allowed on {}.", req.method(), req.uri().path()),
+    )
+    .into_response()
 }
 
 fn mint_request_id() -> HeaderValue {
