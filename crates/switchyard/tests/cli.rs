@@ -113,6 +113,31 @@ fn mock_provider() -> Proc {
     Proc::start(cmd, "mock provider listening")
 }
 
+/// `switchyard serve` on a free port with `cfg` and extra environment.
+fn serve(cfg: &std::path::Path, env: &[(&str, &str)]) -> Proc {
+    let mut cmd = bin();
+    cmd.args([
+        "serve",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Proc::start(cmd, "switchyard listening")
+}
+
+/// Runs a client future to completion on a fresh runtime.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
 fn write_config(dir: &std::path::Path, mock: &str) -> PathBuf {
     let path = dir.join("switchyard.yaml");
     std::fs::write(
@@ -247,22 +272,8 @@ fn serve_answers_and_drains_on_sigterm() {
     let mock = mock_provider();
     let dir = tmpdir("serve");
     let cfg = write_config(&dir, &mock.addr);
-    let mut cmd = bin();
-    cmd.args([
-        "serve",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .env("TEST_MASTER_KEY", "sk-cli-master");
-    let mut gw = Proc::start(cmd, "switchyard listening");
-
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    let mut gw = serve(&cfg, &[("TEST_MASTER_KEY", "sk-cli-master")]);
+    block_on(async {
         let http = reqwest::Client::new();
         let r = http
             .post(gw.url("/v1/chat/completions"))
@@ -315,11 +326,7 @@ fn demo_runs_offline_with_no_keys() {
         .env_remove("OPENAI_API_KEY")
         .env_remove("SWITCHYARD_MASTER_KEY");
     let mut demo = Proc::start(cmd, "switchyard listening");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let http = reqwest::Client::new();
         for model in ["gpt-4o-mini", "slow-stream"] {
             let r = http
@@ -347,22 +354,14 @@ fn json_logs_carry_one_structured_line_per_request() {
     let mock = mock_provider();
     let dir = tmpdir("jsonlog");
     let cfg = write_config(&dir, &mock.addr);
-    let mut cmd = bin();
-    cmd.args([
-        "serve",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .env("TEST_MASTER_KEY", "sk-json")
-    .env("SWITCHYARD_LOG_FORMAT", "json");
-    let mut gw = Proc::start(cmd, "switchyard listening");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    let mut gw = serve(
+        &cfg,
+        &[
+            ("TEST_MASTER_KEY", "sk-json"),
+            ("SWITCHYARD_LOG_FORMAT", "json"),
+        ],
+    );
+    block_on(async {
         let r = reqwest::Client::new()
             .post(gw.url("/v1/chat/completions"))
             .bearer_auth("sk-json")
