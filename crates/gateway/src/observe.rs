@@ -48,7 +48,6 @@ pub struct RequestLog {
     pub status: u16,
     pub attempts: u32,
     pub started: Instant,
-    pub upstream_started: Option<Instant>,
     /// Time spent waiting on the upstream (until its body ended, for non-streamed calls).
     pub upstream_latency: Option<Duration>,
     pub ttft: Option<Duration>,
@@ -76,7 +75,6 @@ impl RequestLog {
             status: 0,
             attempts: 0,
             started,
-            upstream_started: None,
             upstream_latency: None,
             ttft: None,
             usage: None,

@@ -9,13 +9,14 @@
 //! cancels the upstream request, releases the in-flight count and emits the request's
 //! record with the usage seen so far.
 
+use crate::catalog::Deployment;
 use crate::error::ApiError;
 use crate::observe::{Outcome, RequestLog};
 use crate::state::InflightGuard;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::sync::Arc;
 use switchyard_adapters::openai::usage::chunk_usage;
 use switchyard_adapters::sse::{parse_event, SseSplitter};
 use switchyard_adapters::UpstreamError;
@@ -28,9 +29,9 @@ pub struct Relay {
     out: VecDeque<Bytes>,
     /// The client did not ask for usage: remove what we added.
     strip_usage: bool,
-    idle_timeout: Duration,
-    deployment: String,
-    secrets: Vec<String>,
+    /// Where the stream comes from: its timeout bounds the wait between chunks, and its
+    /// label and keys shape (and redact) an error event.
+    deployment: Arc<Deployment>,
     saw_done: bool,
     finished: bool,
     log: RequestLog,
@@ -38,13 +39,10 @@ pub struct Relay {
 }
 
 impl Relay {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         upstream: http::Response<hyper::body::Incoming>,
         strip_usage: bool,
-        idle_timeout: Duration,
-        deployment: String,
-        secrets: Vec<String>,
+        deployment: Arc<Deployment>,
         mut log: RequestLog,
         inflight: InflightGuard,
     ) -> Self {
@@ -55,9 +53,7 @@ impl Relay {
             splitter: SseSplitter::new(),
             out: VecDeque::new(),
             strip_usage,
-            idle_timeout,
             deployment,
-            secrets,
             saw_done: false,
             finished: false,
             log,
@@ -80,7 +76,7 @@ impl Relay {
             if self.finished {
                 return None;
             }
-            match tokio::time::timeout(self.idle_timeout, self.upstream.next()).await {
+            match tokio::time::timeout(self.deployment.timeout, self.upstream.next()).await {
                 Ok(Some(Ok(chunk))) => self.on_chunk(chunk),
                 Ok(None) => {
                     self.finished = true;
@@ -99,7 +95,7 @@ impl Relay {
                     let err = crate::upstream::transport_error(&e, false);
                     self.fail(err);
                 }
-                Err(_) => self.fail(crate::upstream::timed_out(self.idle_timeout)),
+                Err(_) => self.fail(crate::upstream::timed_out(self.deployment.timeout)),
             }
         }
     }
@@ -145,8 +141,8 @@ impl Relay {
         self.finished = true;
         self.log.outcome = Outcome::StreamError;
         self.log.error_class = Some(err.class.as_str());
-        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
-        let api = ApiError::from_upstream(&err, &self.deployment, &secrets);
+        let secrets = self.deployment.provider.secrets();
+        let api = ApiError::from_upstream(&err, &self.deployment.label, &secrets);
         let mut event = Vec::with_capacity(64 + api.message.len());
         event.extend_from_slice(b"data: ");
         event.extend_from_slice(&api.body_bytes());

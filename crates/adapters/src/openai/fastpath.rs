@@ -95,23 +95,21 @@ pub fn peek(body: &[u8]) -> Result<ChatPeek<'_>, RequestError> {
             Err(_) => return Err(RequestError::param("model", "`model` must be a string")),
         },
     };
-    match get("messages").map(|r| r.get().trim_start().as_bytes().first().copied()) {
-        None => {
+    let Some(messages) = get("messages") else {
+        return Err(RequestError::param(
+            "messages",
+            "missing required parameter: 'messages'",
+        ));
+    };
+    match messages.get().trim_start().strip_prefix('[') {
+        Some(rest) if rest.trim_start().starts_with(']') => {
             return Err(RequestError::param(
                 "messages",
-                "missing required parameter: 'messages'",
+                "'messages' must contain at least one message",
             ))
         }
-        Some(Some(b'[')) => {
-            let raw = get("messages").map(|r| r.get()).unwrap_or("[]");
-            if raw[1..].trim_start().starts_with(']') {
-                return Err(RequestError::param(
-                    "messages",
-                    "'messages' must contain at least one message",
-                ));
-            }
-        }
-        Some(_) => {
+        Some(_) => {}
+        None => {
             return Err(RequestError::param(
                 "messages",
                 "'messages' must be an array of message objects",

@@ -106,7 +106,6 @@ pub async fn chat_completions(
 
     log.attempts = 1;
     let upstream_started = Instant::now();
-    log.upstream_started = Some(upstream_started);
     let resp = match upstream::send(&st.http, upstream_req, rid.as_str(), deployment.timeout).await
     {
         Ok(r) => r,
@@ -125,16 +124,7 @@ pub async fn chat_completions(
 
     if stream {
         log.status = status.as_u16();
-        let secrets = provider.secrets().into_iter().map(str::to_string).collect();
-        let relay = Relay::new(
-            resp,
-            strip_usage,
-            deployment.timeout,
-            deployment.label.clone(),
-            secrets,
-            log,
-            inflight,
-        );
+        let relay = Relay::new(resp, strip_usage, deployment.clone(), log, inflight);
         let mut response = Response::new(Body::from_stream(relay.into_stream()));
         let h = response.headers_mut();
         h.insert(

@@ -1,19 +1,14 @@
 //! `GET /v1/models`: the catalog the caller may use, in OpenAI's list shape.
 
-use crate::routes::RequestId;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use http::HeaderMap;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-pub async fn list(
-    State(st): State<AppState>,
-    Extension(_rid): Extension<RequestId>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn list(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let principal = match st.policy.authenticate(&headers) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
