@@ -33,6 +33,10 @@ pub struct ChatRequest {
     pub stream: bool,
     /// The client asked for usage in the stream (`stream_options.include_usage`).
     pub include_usage: bool,
+    /// The client asked that parameters the provider cannot honour be dropped instead of
+    /// refused (`"drop_params": true` in the body, as in LiteLLM).
+    #[serde(default)]
+    pub drop_params: bool,
     /// Fields the codec does not model, kept so that same-format upstreams get them untouched
     /// and other adapters can refuse them by name.
     #[serde(default, skip_serializing_if = "Map::is_empty")]

@@ -1,10 +1,14 @@
 //! Canonical model, provider adapters and wire codecs. No I/O happens in this crate.
 
 pub mod adapter;
+pub mod anthropic;
+pub mod bedrock;
 pub mod canonical;
 pub mod error;
+pub mod gemini;
 pub mod openai;
 pub mod sse;
+pub mod support;
 
 pub use adapter::{
     AdapterError, ChatAdapter, StreamDecoder, StreamEvent, Target, UpstreamRequest, WireFormat,

@@ -202,6 +202,8 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest> {
         Some(other) => return Err(invalid_type("seed", "an integer", &other)),
     };
     let n = opt_u32(&mut obj, "n")?;
+    // The gateway's own switch: never forwarded.
+    let drop_params = opt_bool(&mut obj, "", "drop_params")?.unwrap_or(false);
     let user = opt_string(&mut obj, "", "user")?;
     let stream = opt_bool(&mut obj, "", "stream")?.unwrap_or(false);
     // `stream_options` shape the stream the gateway itself writes to the client, so
@@ -231,6 +233,7 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest> {
         user,
         stream,
         include_usage,
+        drop_params,
         extra: obj,
     })
 }
