@@ -26,7 +26,12 @@ pub fn unsupported(param: &str, provider: &str, why: &str) -> AdapterError {
 
 /// Refuses `param` unless the request opted into dropping it. `Ok(())` means
 /// "drop it and go on".
-pub fn refuse(req: &ChatRequest, param: &str, provider: &str, why: &str) -> Result<(), AdapterError> {
+pub fn refuse(
+    req: &ChatRequest,
+    param: &str,
+    provider: &str,
+    why: &str,
+) -> Result<(), AdapterError> {
     if req.drop_params {
         Ok(())
     } else {

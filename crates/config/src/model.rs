@@ -130,8 +130,61 @@ pub struct ProviderConfig {
     /// A pool of keys; requests are spread over them.
     pub api_keys: Option<Vec<String>>,
     pub base_url: Option<String>,
-    /// OpenAI organization id, sent as `OpenAI-Organization`.
+    /// OpenAI organization id, sent as `OpenAI-Organization` (openai).
     pub organization: Option<String>,
+    /// `anthropic-version` header (anthropic). Default `2023-06-01`.
+    pub anthropic_version: Option<String>,
+    /// Google Cloud project (vertex).
+    pub project: Option<String>,
+    /// Google Cloud region such as `us-central1`, or `global` (vertex).
+    pub location: Option<String>,
+    /// Service-account JSON file (vertex); else Application Default Credentials.
+    pub credentials_file: Option<String>,
+    /// `api-version` query parameter (azure).
+    pub api_version: Option<String>,
+    /// A Microsoft Entra ID bearer token, instead of an `api-key` (azure).
+    pub azure_ad_token: Option<String>,
+    /// AWS region (bedrock); else `AWS_REGION` / `AWS_DEFAULT_REGION`.
+    pub region: Option<String>,
+    /// AWS credentials (bedrock); else the standard `AWS_*` environment variables.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+}
+
+/// The provider fields that only some kinds take, with the kinds that take them.
+const KIND_FIELDS: &[(&str, &[ProviderKind])] = &[
+    ("organization", &[ProviderKind::Openai]),
+    ("anthropic_version", &[ProviderKind::Anthropic]),
+    ("project", &[ProviderKind::Vertex]),
+    ("location", &[ProviderKind::Vertex]),
+    ("credentials_file", &[ProviderKind::Vertex]),
+    ("api_version", &[ProviderKind::Azure]),
+    ("azure_ad_token", &[ProviderKind::Azure]),
+    ("region", &[ProviderKind::Bedrock]),
+    ("access_key_id", &[ProviderKind::Bedrock]),
+    ("secret_access_key", &[ProviderKind::Bedrock]),
+    ("session_token", &[ProviderKind::Bedrock]),
+];
+
+impl ProviderConfig {
+    /// Whether the kind-specific field `name` is set.
+    fn has(&self, name: &str) -> bool {
+        match name {
+            "organization" => self.organization.is_some(),
+            "anthropic_version" => self.anthropic_version.is_some(),
+            "project" => self.project.is_some(),
+            "location" => self.location.is_some(),
+            "credentials_file" => self.credentials_file.is_some(),
+            "api_version" => self.api_version.is_some(),
+            "azure_ad_token" => self.azure_ad_token.is_some(),
+            "region" => self.region.is_some(),
+            "access_key_id" => self.access_key_id.is_some(),
+            "secret_access_key" => self.secret_access_key.is_some(),
+            "session_token" => self.session_token.is_some(),
+            _ => false,
+        }
+    }
 }
 
 impl ProviderConfig {
@@ -249,6 +302,52 @@ impl Config {
                         format!("`{url}` is not an http:// or https:// URL"),
                     ));
                 }
+            }
+            for (field, kinds) in KIND_FIELDS {
+                if p.has(field) && !kinds.contains(&p.kind) {
+                    let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+                    return Err(invalid(
+                        at(field),
+                        format!(
+                            "`{field}` applies to {} providers, not `{}`",
+                            names.join(", "),
+                            p.kind.as_str()
+                        ),
+                    ));
+                }
+            }
+            match p.kind {
+                ProviderKind::Vertex => {
+                    for field in ["project", "location"] {
+                        if !p.has(field) {
+                            return Err(invalid(
+                                vec![Seg::key("providers"), Seg::key(name)],
+                                format!("a vertex provider needs `{field}`"),
+                            ));
+                        }
+                    }
+                }
+                ProviderKind::Azure if p.base_url.is_none() => {
+                    return Err(invalid(
+                        vec![Seg::key("providers"), Seg::key(name)],
+                        "an azure provider needs `base_url`, e.g. https://RESOURCE.openai.azure.com",
+                    ));
+                }
+                ProviderKind::Azure if p.azure_ad_token.is_some() && !p.keys().is_empty() => {
+                    return Err(invalid(
+                        at("azure_ad_token"),
+                        "set either api_key(s) or azure_ad_token, not both",
+                    ));
+                }
+                ProviderKind::Bedrock
+                    if p.access_key_id.is_some() != p.secret_access_key.is_some() =>
+                {
+                    return Err(invalid(
+                        vec![Seg::key("providers"), Seg::key(name)],
+                        "set access_key_id and secret_access_key together",
+                    ));
+                }
+                _ => {}
             }
         }
         let mut names = HashSet::new();

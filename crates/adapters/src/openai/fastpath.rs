@@ -4,6 +4,7 @@
 //! `stream_options.include_usage` is forced on so the ledger always sees usage. Every
 //! other field — known or not — is copied byte for byte.
 
+use super::presets::Quirks;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -154,6 +155,37 @@ impl ChatPeek<'_> {
 
     /// Writes the upstream body: `model` replaced, and for streams usage requested.
     pub fn upstream_body(&self, upstream_model: &str) -> Vec<u8> {
+        self.upstream_body_with(upstream_model, &Quirks::NONE)
+    }
+
+    /// Whether the client asked for unsupported parameters to be dropped.
+    pub fn drop_params(&self) -> bool {
+        self.raw("drop_params") == Some("true")
+    }
+
+    /// Refuses, by name, a field the host is known to reject (unless `drop_params`).
+    pub fn check(&self, quirks: &Quirks, provider: &str) -> Result<(), RequestError> {
+        if self.drop_params() {
+            return Ok(());
+        }
+        for (key, value) in &self.fields {
+            if value.get() != "null" && quirks.unsupported.contains(&key.as_ref()) {
+                return Err(RequestError::param(
+                    key,
+                    format!(
+                        "`{key}` is not supported by {provider}; remove it, or send \
+                         \"drop_params\": true to have the gateway drop unsupported parameters"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Self::upstream_body`] for a host with `quirks`: renamed fields renamed, rejected
+    /// ones dropped, `stream_options` left out where the host rejects it, and the
+    /// gateway's own `drop_params` never forwarded.
+    pub fn upstream_body_with(&self, upstream_model: &str, quirks: &Quirks) -> Vec<u8> {
         let extra = upstream_model.len() + 48;
         let mut out = Vec::with_capacity(
             self.fields
@@ -163,15 +195,35 @@ impl ChatPeek<'_> {
                 + extra,
         );
         out.push(b'{');
-        let force_usage = self.stream && !self.include_usage;
+        let force_usage = self.stream && !self.include_usage && quirks.stream_options;
         let mut wrote_options = false;
-        for (i, (key, value)) in self.fields.iter().enumerate() {
-            if i > 0 {
+        let mut first = true;
+        for (key, value) in &self.fields {
+            let key = key.as_ref();
+            let skip = key == "drop_params"
+                || quirks.unsupported.contains(&key)
+                || (key == "stream_options" && !quirks.stream_options)
+                // A field that another one is renamed onto gives way to it, as
+                // `max_completion_tokens` supersedes `max_tokens` on OpenAI.
+                || quirks
+                    .rename
+                    .iter()
+                    .any(|(from, to)| *to == key && self.raw(from).is_some());
+            if skip {
+                continue;
+            }
+            if !first {
                 out.push(b',');
             }
-            write_json_string(&mut out, key);
+            first = false;
+            let name = quirks
+                .rename
+                .iter()
+                .find(|(from, _)| *from == key)
+                .map_or(key, |(_, to)| to);
+            write_json_string(&mut out, name);
             out.push(b':');
-            match key.as_ref() {
+            match key {
                 "model" => write_json_string(&mut out, upstream_model),
                 "stream_options" if force_usage => {
                     wrote_options = true;
@@ -181,7 +233,7 @@ impl ChatPeek<'_> {
             }
         }
         if force_usage && !wrote_options {
-            if !self.fields.is_empty() {
+            if !first {
                 out.push(b',');
             }
             out.extend_from_slice(br#""stream_options":{"include_usage":true}"#);
@@ -301,6 +353,40 @@ mod tests {
             .unwrap()
             .message
             .contains("not valid JSON"));
+    }
+
+    #[test]
+    fn quirks_rename_drop_and_refuse() {
+        let mistral = crate::openai::presets::preset("mistral").unwrap().quirks;
+        let b = body(json!({
+            "model": "m", "messages": [{"role": "user", "content": "x"}], "stream": true,
+            "seed": 7, "max_tokens": 5, "max_completion_tokens": 9,
+            "stream_options": {"include_usage": true}, "drop_params": false
+        }));
+        let p = peek(&b).unwrap();
+        assert!(p.check(&mistral, "Mistral").is_ok());
+        let out: Value = serde_json::from_slice(&p.upstream_body_with("up", &mistral)).unwrap();
+        assert_eq!(
+            out,
+            json!({"model": "up", "messages": [{"role": "user", "content": "x"}], "stream": true,
+                   "random_seed": 7, "max_tokens": 9})
+        );
+
+        let b = body(json!({"model": "m", "messages": [1], "logit_bias": {"1": 2}}));
+        let p = peek(&b).unwrap();
+        let e = p.check(&mistral, "Mistral").unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("logit_bias"));
+        assert!(e.message.contains("drop_params"));
+        let b = body(
+            json!({"model": "m", "messages": [1], "logit_bias": {"1": 2}, "drop_params": true}),
+        );
+        let p = peek(&b).unwrap();
+        assert!(p.check(&mistral, "Mistral").is_ok());
+        let out: Value = serde_json::from_slice(&p.upstream_body_with("up", &mistral)).unwrap();
+        assert_eq!(out, json!({"model": "up", "messages": [1]}));
+        // OpenAI never sees the gateway's own switch either.
+        let out: Value = serde_json::from_slice(&p.upstream_body("up")).unwrap();
+        assert!(out.get("drop_params").is_none());
     }
 
     #[test]

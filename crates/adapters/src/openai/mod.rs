@@ -4,6 +4,7 @@
 pub mod adapter;
 pub mod errors;
 pub mod fastpath;
+pub mod presets;
 pub mod request;
 pub mod request_encode;
 pub mod response;

@@ -238,6 +238,28 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest> {
     })
 }
 
+/// One of an assistant message's `thinking_blocks`:
+/// `{"type":"thinking","thinking","signature"}` or `{"type":"redacted_thinking","data"}`.
+fn decode_thinking_block(at: &str, value: Value) -> Result<ContentPart> {
+    let Value::Object(mut b) = value else {
+        return Err(invalid_type(at, "an object", &value));
+    };
+    match req_string(&mut b, at, "type")?.as_str() {
+        "thinking" => Ok(ContentPart::Thinking {
+            text: opt_string(&mut b, at, "thinking")?.unwrap_or_default(),
+            signature: opt_string(&mut b, at, "signature")?,
+        }),
+        "redacted_thinking" => Ok(ContentPart::RedactedThinking {
+            data: req_string(&mut b, at, "data")?,
+        }),
+        other => Err(invalid_value(
+            &format!("{at}.type"),
+            other,
+            &["thinking", "redacted_thinking"],
+        )),
+    }
+}
+
 const ROLES: &[&str] = &["system", "developer", "user", "assistant", "tool"];
 
 fn decode_message(i: usize, value: Value) -> Result<Message> {
@@ -288,16 +310,35 @@ fn decode_message(i: usize, value: Value) -> Result<Message> {
     let mut tool_call_id = None;
     match role {
         Role::Assistant => {
-            if let Some(text) = opt_string(&mut m, &at, "reasoning_content")? {
-                if !text.is_empty() {
-                    content.insert(
-                        0,
-                        ContentPart::Thinking {
-                            text,
-                            signature: None,
-                        },
-                    );
+            let reasoning = opt_string(&mut m, &at, "reasoning_content")?;
+            // `thinking_blocks` (as the gateway returns them) carry the signatures a
+            // provider needs to verify its own reasoning on the next turn; they supersede
+            // the plain `reasoning_content` text.
+            let blocks = match take(&mut m, "thinking_blocks") {
+                None => Vec::new(),
+                Some(Value::Array(a)) => a
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, b)| decode_thinking_block(&format!("{at}.thinking_blocks[{j}]"), b))
+                    .collect::<Result<Vec<_>>>()?,
+                Some(other) => {
+                    return Err(invalid_type(
+                        &format!("{at}.thinking_blocks"),
+                        "an array",
+                        &other,
+                    ))
                 }
+            };
+            if !blocks.is_empty() {
+                content.splice(0..0, blocks);
+            } else if let Some(text) = reasoning.filter(|t| !t.is_empty()) {
+                content.insert(
+                    0,
+                    ContentPart::Thinking {
+                        text,
+                        signature: None,
+                    },
+                );
             }
             if let Some(text) = opt_string(&mut m, &at, "refusal")? {
                 content.push(ContentPart::Refusal { text });

@@ -523,3 +523,61 @@ fn message_extra_never_overrides_modelled_fields() {
         ])
     );
 }
+
+#[test]
+fn thinking_blocks_keep_signatures_and_supersede_reasoning_content() {
+    let body = json!({
+        "model": "m",
+        "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "a", "reasoning_content": "plain",
+             "thinking_blocks": [
+                {"type": "thinking", "thinking": "step", "signature": "sig-1"},
+                {"type": "redacted_thinking", "data": "opaque"}
+             ]}
+        ]
+    });
+    let req = decode_request(&serde_json::to_vec(&body).unwrap()).unwrap();
+    assert_eq!(
+        req.messages[1].content,
+        vec![
+            ContentPart::Thinking {
+                text: "step".into(),
+                signature: Some("sig-1".into())
+            },
+            ContentPart::RedactedThinking {
+                data: "opaque".into()
+            },
+            ContentPart::Text { text: "a".into() },
+        ]
+    );
+    // And back out: a response with signed thinking lists its blocks.
+    let resp = crate::canonical::ChatResponse {
+        id: "c".into(),
+        model: "m".into(),
+        created: 1,
+        choices: vec![crate::canonical::Choice {
+            index: 0,
+            message: req.messages[1].clone(),
+            finish_reason: Some(crate::canonical::FinishReason::Stop),
+            raw_reason: None,
+        }],
+        usage: Default::default(),
+        system_fingerprint: None,
+    };
+    let out: Value = serde_json::from_slice(&crate::openai::encode_response(&resp, "pub")).unwrap();
+    let msg = &out["choices"][0]["message"];
+    assert_eq!(msg["reasoning_content"], "step");
+    assert_eq!(
+        msg["thinking_blocks"],
+        json!([{"type": "thinking", "thinking": "step", "signature": "sig-1"},
+               {"type": "redacted_thinking", "data": "opaque"}])
+    );
+    let bad = json!({"model": "m", "messages": [{"role": "assistant", "content": "a",
+        "thinking_blocks": [{"type": "nope"}]}]});
+    let e = decode_request(&serde_json::to_vec(&bad).unwrap()).unwrap_err();
+    assert_eq!(
+        e.param.as_deref(),
+        Some("messages[0].thinking_blocks[0].type")
+    );
+}

@@ -301,8 +301,56 @@ struct MessageOut<'a> {
     refusal: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reasoning_content: Option<Cow<'a, str>>,
+    /// Thinking with its signatures, so a client that sends the message back lets the
+    /// provider verify its reasoning (only when there is a signature or redacted block).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    thinking_blocks: Vec<ThinkingBlockOut<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_calls: Vec<ToolCallOut<'a>>,
+}
+
+/// An entry of `thinking_blocks` (the shape LiteLLM clients already know).
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum ThinkingBlockOut<'a> {
+    Thinking {
+        thinking: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        signature: Option<&'a str>,
+    },
+    RedactedThinking {
+        data: &'a str,
+    },
+}
+
+/// `thinking_blocks` of a message: empty unless some block carries what
+/// `reasoning_content` cannot (a signature, or redacted data).
+pub(crate) fn thinking_blocks(content: &[ContentPart]) -> Vec<ThinkingBlockOut<'_>> {
+    let needed = content.iter().any(|p| {
+        matches!(
+            p,
+            ContentPart::Thinking {
+                signature: Some(_),
+                ..
+            } | ContentPart::RedactedThinking { .. }
+        )
+    });
+    if !needed {
+        return Vec::new();
+    }
+    content
+        .iter()
+        .filter_map(|p| match p {
+            ContentPart::Thinking { text, signature } => Some(ThinkingBlockOut::Thinking {
+                thinking: text,
+                signature: signature.as_deref(),
+            }),
+            ContentPart::RedactedThinking { data } => {
+                Some(ThinkingBlockOut::RedactedThinking { data })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -337,6 +385,7 @@ pub fn encode_response(resp: &ChatResponse, public_model: &str) -> Vec<u8> {
                     content: joined(&c.message.content, text_of),
                     refusal: joined(&c.message.content, refusal_of),
                     reasoning_content: joined(&c.message.content, thinking_of),
+                    thinking_blocks: thinking_blocks(&c.message.content),
                     tool_calls: c
                         .message
                         .tool_calls

@@ -1,7 +1,7 @@
 //! Ingress encode, streamed: canonical chunks → OpenAI `chat.completion.chunk` SSE
 //! events, in exactly the shape OpenAI writes them.
 
-use super::response::UsageOut;
+use super::response::{ThinkingBlockOut, UsageOut};
 use crate::canonical::{ChatChunk, Usage};
 use bytes::Bytes;
 use serde::Serialize;
@@ -64,6 +64,10 @@ struct DeltaOut<'a> {
     refusal: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reasoning_content: Option<&'a str>,
+    /// A thinking block's signature, when the provider gives one (at the block's end),
+    /// for clients that send reasoning back on the next turn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking_blocks: Option<[ThinkingBlockOut<'a>; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_calls: Option<[ToolDeltaOut<'a>; 1]>,
 }
@@ -143,13 +147,22 @@ impl OpenAiStreamEncoder {
                 };
                 (*index, delta, None)
             }
-            ChatChunk::Thinking { index, text, .. } => {
-                // A signature alone has no OpenAI field.
-                if text.is_empty() {
+            ChatChunk::Thinking {
+                index,
+                text,
+                signature,
+            } => {
+                if text.is_empty() && signature.is_none() {
                     return None;
                 }
                 let delta = DeltaOut {
-                    reasoning_content: Some(text),
+                    reasoning_content: (!text.is_empty()).then_some(text.as_str()),
+                    thinking_blocks: signature.as_deref().map(|signature| {
+                        [ThinkingBlockOut::Thinking {
+                            thinking: "",
+                            signature: Some(signature),
+                        }]
+                    }),
                     ..DeltaOut::default()
                 };
                 (*index, delta, None)
@@ -520,11 +533,21 @@ mod tests {
                 text: String::new()
             })
             .is_none());
+        // A signature alone goes out as a thinking block, for the next turn.
+        let v = ev(enc.encode(&ChatChunk::Thinking {
+            index: 0,
+            text: String::new(),
+            signature: Some("sig".into()),
+        }));
+        assert_eq!(
+            v["choices"][0]["delta"],
+            json!({"thinking_blocks":[{"type":"thinking","thinking":"","signature":"sig"}]})
+        );
         assert!(enc
             .encode(&ChatChunk::Thinking {
                 index: 0,
                 text: String::new(),
-                signature: Some("sig".into())
+                signature: None
             })
             .is_none());
         assert!(enc.encode(&tool(0, None, None, "")).is_none());
