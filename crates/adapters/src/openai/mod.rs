@@ -2,6 +2,7 @@
 //! format of the gateway's main ingress.
 
 pub mod adapter;
+pub mod azure;
 pub mod errors;
 pub mod fastpath;
 pub mod presets;
