@@ -201,3 +201,35 @@ fn yaml_syntax_error_has_position() {
     let err = parse("providers:\n  openai: [unclosed\n").unwrap_err();
     assert!(err.line.is_some(), "{err}");
 }
+
+#[test]
+fn kind_specific_fields_are_checked_and_located() {
+    let e = parse("providers:\n  o:\n    kind: openai\n    api_key: k\n    region: us-east-1\n")
+        .unwrap_err();
+    assert_eq!((e.line, e.field.as_deref()), (Some(5), Some("providers.o.region")), "{e}");
+    assert!(e.message.contains("bedrock"), "{e}");
+    let e = parse("providers:\n  v:\n    kind: vertex\n    project: p\n").unwrap_err();
+    assert!(e.message.contains("location"), "{e}");
+    let e = parse("providers:\n  a:\n    kind: azure\n    api_key: k\n").unwrap_err();
+    assert!(e.message.contains("base_url"), "{e}");
+    let e = parse(
+        "providers:\n  a:\n    kind: azure\n    api_key: k\n    base_url: https://r.openai.azure.com\n    azure_ad_token: t\n",
+    )
+    .unwrap_err();
+    assert!(e.message.contains("not both"), "{e}");
+    let e = parse("providers:\n  b:\n    kind: bedrock\n    access_key_id: a\n").unwrap_err();
+    assert!(e.message.contains("together"), "{e}");
+    let ok = parse(
+        r#"
+providers:
+  claude: {kind: anthropic, api_key: k, anthropic_version: "2023-06-01"}
+  vx: {kind: vertex, project: p, location: us-central1, credentials_file: sa.json}
+  az: {kind: azure, base_url: "https://r.openai.azure.com", api_version: "2024-10-21", azure_ad_token: t}
+  br: {kind: bedrock, region: us-east-1, access_key_id: a, secret_access_key: s, session_token: t}
+  ds: {kind: deepseek, api_key: k}
+"#,
+    )
+    .unwrap();
+    assert_eq!(ok.providers["vx"].location.as_deref(), Some("us-central1"));
+    assert_eq!(ok.providers["br"].session_token.as_deref(), Some("t"));
+}
