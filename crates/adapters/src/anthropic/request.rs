@@ -24,9 +24,10 @@
 //! (`logprobs`, `top_logprobs`, `logit_bias`, `frequency_penalty`,
 //! `presence_penalty`, … — except when sent with their neutral value, which asks for
 //! nothing), and combinations Anthropic rejects with thinking on (`temperature` other
-//! than 1, `top_p` below 0.95, `top_k`, forced tool use). Dropped silently, since
-//! Anthropic has no equivalent and they change nothing of the answer's content:
-//! message `name`, image `detail`, tool `strict`.
+//! than 1, `top_p` below 0.95, `top_k`, forced tool use, continuing a tool-use turn
+//! whose assistant message came back without its signed thinking). Dropped silently,
+//! having no Anthropic equivalent that works on every model: message `name`, image
+//! `detail`, tool `strict` (Claude follows tool schemas without it).
 
 use super::{DEFAULT_MAX_TOKENS, JSON_TOOL_NAME};
 use crate::adapter::AdapterError;
@@ -257,67 +258,9 @@ pub fn encode_request(req: &ChatRequest, upstream_model: &str) -> Result<Vec<u8>
 
     let json_tool = json_tool(req)?;
     let has_tools = !req.tools.is_empty() || json_tool.is_some();
-    let mut top_k = req.extra.get("top_k");
-    let mut temperature = req.temperature;
-    let mut top_p = req.top_p;
-
-    let mut budget = req.reasoning_effort.and_then(thinking_budget);
-    if budget.is_some() {
-        let forced = json_tool.is_some()
-            || (!req.tools.is_empty()
-                && matches!(
-                    req.tool_choice,
-                    Some(ToolChoice::Required | ToolChoice::Function { .. })
-                ));
-        if forced {
-            support::refuse(
-                req,
-                "reasoning_effort",
-                PROVIDER,
-                "extended thinking cannot be combined with a forced tool call (`tool_choice` \
-                 `required` or a named function, or `response_format`, which the gateway \
-                 implements as a forced tool call)",
-            )?;
-            budget = None;
-        } else if req.max_tokens.is_some_and(|m| m <= MIN_THINKING_BUDGET) {
-            support::refuse(
-                req,
-                "reasoning_effort",
-                PROVIDER,
-                "thinking needs `max_tokens` above its 1024-token minimum budget",
-            )?;
-            budget = None;
-        }
-    }
-    if budget.is_some() {
-        if temperature.is_some_and(|t| t != 1.0) {
-            support::refuse(
-                req,
-                "temperature",
-                PROVIDER,
-                "with thinking on (`reasoning_effort`), only the default temperature is allowed",
-            )?;
-            temperature = None;
-        }
-        if top_p.is_some_and(|p| p < 0.95) {
-            support::refuse(
-                req,
-                "top_p",
-                PROVIDER,
-                "with thinking on (`reasoning_effort`), `top_p` must be at least 0.95",
-            )?;
-            top_p = None;
-        }
-        if top_k.is_some() {
-            support::refuse(
-                req,
-                "top_k",
-                PROVIDER,
-                "with thinking on (`reasoning_effort`), `top_k` is not allowed",
-            )?;
-            top_k = None;
-        }
-    }
+    let messages = turns(req)?;
+    let budget = thinking(req, json_tool.is_some(), &messages)?;
+    let sampling = sampling(req, budget.is_some())?;
     let (max_tokens, thinking) = match (budget, req.max_tokens) {
         (None, m) => (m.unwrap_or(DEFAULT_MAX_TOKENS), None),
         (Some(b), Some(m)) => (m, Some(b.min(m.saturating_sub(1)))),
@@ -349,11 +292,11 @@ pub fn encode_request(req: &ChatRequest, upstream_model: &str) -> Result<Vec<u8>
         model: upstream_model,
         max_tokens,
         system: system_blocks(req)?,
-        messages: turns(req)?,
+        messages,
         stop_sequences: &req.stop,
-        temperature,
-        top_p,
-        top_k,
+        temperature: sampling.temperature,
+        top_p: sampling.top_p,
+        top_k: sampling.top_k,
         metadata: req.user.as_deref().map(|user_id| Metadata { user_id }),
         tool_choice: if has_tools { tool_choice } else { None },
         tools,
@@ -363,8 +306,106 @@ pub fn encode_request(req: &ChatRequest, upstream_model: &str) -> Result<Vec<u8>
         }),
         stream: req.stream,
     };
+    // Cannot fail: every map key is a string and JSON numbers are finite.
     serde_json::to_vec(&body)
         .map_err(|e| AdapterError::BadResponse(format!("could not encode the request: {e}")))
+}
+
+/// The thinking budget to send, if `reasoning_effort` asks for one Anthropic can take
+/// with the rest of the request (see [`thinking_budget`]).
+fn thinking(
+    req: &ChatRequest,
+    json_tool: bool,
+    turns: &[Turn<'_>],
+) -> Result<Option<u32>, AdapterError> {
+    let Some(budget) = req.reasoning_effort.and_then(thinking_budget) else {
+        return Ok(None);
+    };
+    let forced = json_tool
+        || (!req.tools.is_empty()
+            && matches!(
+                req.tool_choice,
+                Some(ToolChoice::Required | ToolChoice::Function { .. })
+            ));
+    let why = if forced {
+        "extended thinking cannot be combined with a forced tool call (`tool_choice` \
+         `required` or a named function, or `response_format`, which the gateway \
+         implements as a forced tool call)"
+    } else if continues_unsigned_tool_turn(turns) {
+        "the conversation continues a tool-use turn whose assistant message does not \
+         start with its signed thinking, which Anthropic requires to go on thinking \
+         within that turn (OpenAI messages cannot carry the signature)"
+    } else if req.max_tokens.is_some_and(|m| m <= MIN_THINKING_BUDGET) {
+        "thinking needs `max_tokens` above its 1024-token minimum budget"
+    } else {
+        return Ok(Some(budget));
+    };
+    support::refuse(req, "reasoning_effort", PROVIDER, why)?;
+    Ok(None)
+}
+
+struct Sampling<'a> {
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    top_k: Option<&'a Value>,
+}
+
+/// Sampling parameters, less those Anthropic rejects with thinking on (refused by
+/// name unless dropped).
+fn sampling(req: &ChatRequest, thinking: bool) -> Result<Sampling<'_>, AdapterError> {
+    let mut s = Sampling {
+        temperature: req.temperature,
+        top_p: req.top_p,
+        top_k: req.extra.get("top_k"),
+    };
+    if !thinking {
+        return Ok(s);
+    }
+    if s.temperature.is_some_and(|t| t != 1.0) {
+        support::refuse(
+            req,
+            "temperature",
+            PROVIDER,
+            "with thinking on (`reasoning_effort`), only the default temperature is allowed",
+        )?;
+        s.temperature = None;
+    }
+    if s.top_p.is_some_and(|p| p < 0.95) {
+        support::refuse(
+            req,
+            "top_p",
+            PROVIDER,
+            "with thinking on (`reasoning_effort`), `top_p` must be at least 0.95",
+        )?;
+        s.top_p = None;
+    }
+    if s.top_k.is_some() {
+        support::refuse(
+            req,
+            "top_k",
+            PROVIDER,
+            "with thinking on (`reasoning_effort`), `top_k` is not allowed",
+        )?;
+        s.top_k = None;
+    }
+    Ok(s)
+}
+
+/// Whether the request goes on with a tool-use turn (it ends with tool results) whose
+/// assistant message does not open with a thinking block. With thinking on, Anthropic
+/// rejects that: a turn keeps one thinking configuration, and the model's signed
+/// reasoning must come back with its tool calls.
+fn continues_unsigned_tool_turn(turns: &[Turn<'_>]) -> bool {
+    let [.., assistant, last] = turns else {
+        return false;
+    };
+    last.role == "user"
+        && last.content.iter().any(Block::is_tool_result)
+        && assistant.role == "assistant"
+        && !matches!(
+            assistant.content.first(),
+            Some(Block::Thinking { .. } | Block::RedactedThinking { .. })
+        )
 }
 
 /// The forced tool for `response_format`, if the request asks for JSON.

@@ -125,12 +125,14 @@ const RECORDED_REQUESTS: &[RecordedRequest] = &[
         src: Src::Cassette("pydanticai_test_anthropic_tool_with_thinking.yaml", 1),
         client: |rec| {
             let a = &rec["messages"][1]["content"];
-            let mut req = openai(json!({"model": "m", "max_tokens": 4096, "messages": [
+            let mut req = openai(
+                json!({"model": "m", "max_tokens": 4096, "reasoning_effort": "low", "messages": [
                 {"role": "user", "content": [{"type": "text", "text": rec["messages"][0]["content"][0]["text"]}]},
                 {"role": "assistant", "content": a[1]["text"], "tool_calls": [{"id": a[2]["id"], "type": "function",
                     "function": {"name": a[2]["name"], "arguments": "{}"}}]},
                 {"role": "tool", "tool_call_id": a[2]["id"], "content": "Mexico"}],
-                "tools": [weather_tool(rec)], "tool_choice": "auto"}));
+                "tools": [weather_tool(rec)], "tool_choice": "auto"}),
+            );
             // An OpenAI body cannot carry a signature; an Anthropic ingress would.
             req.messages[1].content.insert(
                 0,
@@ -141,7 +143,8 @@ const RECORDED_REQUESTS: &[RecordedRequest] = &[
             );
             req
         },
-        // A 3000-token budget, which no `reasoning_effort` level names.
+        // A 3000-token budget, which no `reasoning_effort` level names (the tool loop
+        // may go on thinking: the signed thinking came back).
         skip: &["thinking"],
     },
     RecordedRequest {
@@ -646,6 +649,34 @@ fn reasoning_effort_sets_a_thinking_budget() {
         assert!(dropped.get("thinking").is_none());
         assert!(dropped.get("tool_choice").is_some());
     }
+    // A tool loop with thinking goes on only if the assistant's signed thinking came
+    // back with its calls; a new user turn starts afresh.
+    let lp = |last_user: bool| {
+        let mut m = vec![
+            json!({"role": "user", "content": "weather?"}),
+            json!({"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}),
+            json!({"role": "tool", "tool_call_id": "c", "content": "sunny"}),
+        ];
+        if last_user {
+            m.push(json!({"role": "assistant", "content": "Sunny."}));
+            m.push(json!({"role": "user", "content": "thanks"}));
+        }
+        openai(
+            json!({"model": "m", "messages": m, "reasoning_effort": "low",
+            "tools": [{"type": "function", "function": {"name": "f"}}]}),
+        )
+    };
+    let (param, dropped) = refused_unless_dropped(&lp(false));
+    assert_eq!(param, "reasoning_effort");
+    assert!(dropped.get("thinking").is_none());
+    let mut signed = lp(false);
+    signed.messages[1].content.push(ContentPart::Thinking {
+        text: "t".into(),
+        signature: Some("sig".into()),
+    });
+    assert_eq!(encode(&signed)["thinking"]["budget_tokens"], 2048);
+    assert_eq!(encode(&lp(true))["thinking"]["budget_tokens"], 2048);
+
     // `auto` is fine.
     let v = encode(&openai(
         json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "reasoning_effort": "low",
