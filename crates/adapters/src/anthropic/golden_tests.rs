@@ -829,6 +829,7 @@ fn other_stream_shapes() {
     let bare = b"data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\"}}\n\ndata: {\"type\":\"message_stop\"}\n\n";
     let (events, done, _) = decode_stream(bare);
     assert!(done);
+    assert!(decode_stream(b"data: [DONE]\n\n").1);
     assert!(matches!(events[0].as_slice(), [ChatChunk::Start { .. }]));
 
     // Tool input for a block that never started cannot be placed.

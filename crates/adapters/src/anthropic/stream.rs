@@ -376,6 +376,12 @@ impl StreamDecoder for AnthropicStreamDecoder {
         if ev.event == Some("error") {
             return Err(classify_stream_error(data));
         }
+        // Anthropic ends with `message_stop`; an OpenAI-style `[DONE]` (some proxies add
+        // one) ends the stream as well.
+        if ev.is_done() {
+            self.done = true;
+            return Ok(Vec::new());
+        }
         if ev.event == Some("ping") || data.iter().all(u8::is_ascii_whitespace) {
             return Ok(Vec::new());
         }
