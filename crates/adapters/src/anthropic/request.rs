@@ -24,8 +24,9 @@
 //! (`logprobs`, `top_logprobs`, `logit_bias`, `frequency_penalty`,
 //! `presence_penalty`, … — except when sent with their neutral value, which asks for
 //! nothing), and combinations Anthropic rejects with thinking on (`temperature` other
-//! than 1, `top_p` below 0.95, `top_k`, forced tool use, continuing a tool-use turn
-//! whose assistant message came back without its signed thinking). Dropped silently,
+//! than 1, `top_p` below 0.95, `top_k`, forced tool use). Thinking is left off, silently, for a request that continues
+//! a tool-use turn whose assistant message came back without its signed thinking
+//! (Anthropic would reject it; see `thinking`). Dropped silently,
 //! having no Anthropic equivalent that works on every model: message `name`, image
 //! `detail`, tool `strict` (Claude follows tool schemas without it).
 
@@ -321,6 +322,14 @@ fn thinking(
     let Some(budget) = req.reasoning_effort.and_then(thinking_budget) else {
         return Ok(None);
     };
+    if continues_unsigned_tool_turn(turns) {
+        // Anthropic rejects thinking that resumes a tool-use turn without that turn's
+        // signed thinking. OpenAI clients that do not echo `thinking_blocks` send
+        // exactly that in every agent loop, so rather than fail the loop, this one
+        // request goes without thinking (the turn completes; thinking resumes with
+        // the next user turn).
+        return Ok(None);
+    }
     let forced = json_tool
         || (!req.tools.is_empty()
             && matches!(
@@ -331,10 +340,6 @@ fn thinking(
         "extended thinking cannot be combined with a forced tool call (`tool_choice` \
          `required` or a named function, or `response_format`, which the gateway \
          implements as a forced tool call)"
-    } else if continues_unsigned_tool_turn(turns) {
-        "the conversation continues a tool-use turn whose assistant message does not \
-         start with its signed thinking, which Anthropic requires to go on thinking \
-         within that turn (OpenAI messages cannot carry the signature)"
     } else if req.max_tokens.is_some_and(|m| m <= MIN_THINKING_BUDGET) {
         "thinking needs `max_tokens` above its 1024-token minimum budget"
     } else {
