@@ -96,7 +96,17 @@ impl SseEvent<'_> {
 }
 
 /// Parses a raw event (as cut by [`SseSplitter`]).
+///
+/// A body that is not SSE at all but bare JSON (Gemini writes an error in the middle
+/// of an `alt=sse` stream as a pretty-printed `{"error": …}` object, with no `data:`
+/// prefix) is handed out whole as `data`, still borrowed (see `bare_json`).
 pub fn parse_event(raw: &[u8]) -> SseEvent<'_> {
+    if let Some(json) = bare_json(raw) {
+        return SseEvent {
+            event: None,
+            data: Cow::Borrowed(json),
+        };
+    }
     let mut event = None;
     let mut data: Option<Cow<[u8]>> = None;
     for line in raw.split(|&b| b == b'\n') {
@@ -131,6 +141,18 @@ pub fn parse_event(raw: &[u8]) -> SseEvent<'_> {
         event,
         data: data.unwrap_or(Cow::Borrowed(&b""[..])),
     }
+}
+
+/// The event as bare JSON, when it is one: its first non-blank byte opens a JSON
+/// object or array. No SSE field name starts with `{` or `[` (and a server sending
+/// SSE never starts a line with one), so real events are never taken for JSON.
+fn bare_json(raw: &[u8]) -> Option<&[u8]> {
+    let start = raw.iter().position(|b| !b.is_ascii_whitespace())?;
+    if !matches!(raw.get(start), Some(b'{' | b'[')) {
+        return None;
+    }
+    let end = raw.iter().rposition(|b| !b.is_ascii_whitespace())?;
+    raw.get(start..=end)
 }
 
 #[cfg(test)]
@@ -191,5 +213,21 @@ mod tests {
         assert_eq!(multi.data.as_ref(), b"a\nb");
         assert!(parse_event(b"data: [DONE]\r\n\r\n").is_done());
         assert_eq!(parse_event(b"data:x\n\n").data.as_ref(), b"x");
+    }
+
+    #[test]
+    fn bare_json_is_data() {
+        let raw = b"{\n  \"error\": {\n    \"code\": 503\n  }\n}\n";
+        let e = parse_event(raw);
+        assert_eq!(e.event, None);
+        assert_eq!(e.data.as_ref(), &raw[..raw.len() - 1]);
+        assert!(matches!(e.data, Cow::Borrowed(_)));
+        let e = parse_event(b"\r\n[{\"error\": {}}]\r\n\r\n");
+        assert_eq!(e.data.as_ref(), b"[{\"error\": {}}]");
+        // Ordinary events, comments and unknown fields are unchanged.
+        assert_eq!(parse_event(b"id: 3\n\n").data.as_ref(), b"");
+        assert_eq!(parse_event(b": {not data}\n\n").data.as_ref(), b"");
+        assert_eq!(parse_event(b"").data.as_ref(), b"");
+        assert_eq!(parse_event(b"  \n").data.as_ref(), b"");
     }
 }
