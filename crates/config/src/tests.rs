@@ -206,7 +206,11 @@ fn yaml_syntax_error_has_position() {
 fn kind_specific_fields_are_checked_and_located() {
     let e = parse("providers:\n  o:\n    kind: openai\n    api_key: k\n    region: us-east-1\n")
         .unwrap_err();
-    assert_eq!((e.line, e.field.as_deref()), (Some(5), Some("providers.o.region")), "{e}");
+    assert_eq!(
+        (e.line, e.field.as_deref()),
+        (Some(5), Some("providers.o.region")),
+        "{e}"
+    );
     assert!(e.message.contains("bedrock"), "{e}");
     let e = parse("providers:\n  v:\n    kind: vertex\n    project: p\n").unwrap_err();
     assert!(e.message.contains("location"), "{e}");

@@ -1,15 +1,15 @@
 //! The routed catalog: provider accounts, public models and their deployment pools,
 //! built once from the config and swapped whole when it changes.
 
+use crate::providers::{Auth, FastPath};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard_adapters::WireFormat;
+use switchyard_adapters::{ChatAdapter, WireFormat};
 use switchyard_config::{Config, ProviderConfig, ProviderKind};
 
 /// A configured provider account.
-#[derive(Debug)]
 pub struct Provider {
     pub name: String,
     pub kind: ProviderKind,
@@ -18,6 +18,24 @@ pub struct Provider {
     keys: Vec<String>,
     next_key: AtomicUsize,
     pub organization: Option<String>,
+    /// Translation over the canonical model.
+    pub adapter: Arc<dyn ChatAdapter>,
+    /// OpenAI-format upstreams: the same-format path and its quirks.
+    pub fast: Option<FastPath>,
+    pub auth: Auth,
+    pub display: &'static str,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the keys.
+        f.debug_struct("Provider")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("base_url", &self.base_url)
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Provider {
@@ -32,7 +50,9 @@ impl Provider {
 
     /// Every secret of this account, for redaction.
     pub fn secrets(&self) -> Vec<&str> {
-        self.keys.iter().map(String::as_str).collect()
+        let mut out: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        out.extend(self.auth.secrets());
+        out
     }
 
     pub fn key_count(&self) -> usize {
@@ -126,11 +146,20 @@ pub struct CatalogError {
 }
 
 impl Catalog {
+    /// Builds the catalog; credentials the config leaves out come from the process
+    /// environment (the standard `AWS_*` variables).
     pub fn build(config: &Config) -> Result<Catalog, CatalogError> {
+        Catalog::build_with_env(config, &|name| std::env::var(name).ok())
+    }
+
+    pub fn build_with_env(
+        config: &Config,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Catalog, CatalogError> {
         let default_timeout = config.server.timeout();
         let mut providers = HashMap::new();
         for (name, p) in &config.providers {
-            providers.insert(name.clone(), Arc::new(build_provider(name, p)?));
+            providers.insert(name.clone(), Arc::new(build_provider(name, p, env)?));
         }
         let mut models = HashMap::new();
         let mut order = Vec::new();
@@ -197,69 +226,111 @@ impl Catalog {
     }
 }
 
-fn build_provider(name: &str, p: &ProviderConfig) -> Result<Provider, CatalogError> {
-    let err = |message: String| CatalogError {
+fn build_provider(
+    name: &str,
+    p: &ProviderConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Provider, CatalogError> {
+    let keys = p.keys();
+    let access = crate::providers::access(p, &keys, env).map_err(|message| CatalogError {
         provider: name.to_string(),
         message,
-    };
-    let (wire, default_base) = match p.kind {
-        ProviderKind::Openai => (WireFormat::OpenAiChat, Some("https://api.openai.com/v1")),
-        ProviderKind::OpenaiCompatible => (WireFormat::OpenAiChat, None),
-        other => {
-            return Err(err(format!(
-                "provider kind `{}` is not available in this build yet; available kinds: openai, openai_compatible",
-                other.as_str()
-            )))
-        }
-    };
-    let base_url = match (&p.base_url, default_base) {
-        (Some(url), _) => url.clone(),
-        (None, Some(d)) => d.to_string(),
-        (None, None) => {
-            return Err(err(format!(
-                "kind `{}` needs a base_url (e.g. http://127.0.0.1:11434/v1)",
-                p.kind.as_str()
-            )))
-        }
-    };
-    let keys = p.keys();
-    if p.kind == ProviderKind::Openai && keys.is_empty() {
-        return Err(err(
-            "an api_key is required for kind `openai` (e.g. api_key: ${OPENAI_API_KEY})".into(),
-        ));
-    }
+    })?;
     Ok(Provider {
         name: name.to_string(),
         kind: p.kind,
-        wire,
-        base_url,
+        wire: access.adapter.wire_format(),
+        base_url: access.base_url,
         keys,
         next_key: AtomicUsize::new(0),
         organization: p.organization.clone(),
+        adapter: access.adapter,
+        fast: access.fast,
+        auth: access.auth,
+        display: access.display,
     })
 }
 
-/// Zero-config: providers from the standard environment variables.
+/// Zero-config: one provider account for each provider whose standard environment
+/// variables are set, named after its kind (`openai/gpt-4o-mini`, `anthropic/…`).
 pub fn zero_config(env: &dyn Fn(&str) -> Option<String>) -> Config {
     let mut config = Config::default();
-    let presets: [(&str, ProviderKind, &str); 1] =
-        [("openai", ProviderKind::Openai, "OPENAI_API_KEY")];
-    for (name, kind, var) in presets {
-        if let Some(key) = env(var).filter(|k| !k.trim().is_empty()) {
-            config.providers.insert(
-                name.to_string(),
-                ProviderConfig {
-                    kind,
-                    api_key: Some(key),
-                    api_keys: None,
-                    base_url: None,
-                    organization: None,
-                },
-            );
+    let set = |var: &str| env(var).filter(|v| !v.trim().is_empty());
+    let mut add = |name: &str, p: ProviderConfig| {
+        config.providers.insert(name.to_string(), p);
+    };
+    let keyed = [
+        (ProviderKind::Openai, &["OPENAI_API_KEY"][..]),
+        (ProviderKind::Anthropic, &["ANTHROPIC_API_KEY"][..]),
+        (
+            ProviderKind::Gemini,
+            &["GEMINI_API_KEY", "GOOGLE_API_KEY"][..],
+        ),
+    ];
+    for (kind, vars) in keyed {
+        if let Some(key) = vars.iter().find_map(|v| set(v)) {
+            add(kind.as_str(), provider(kind, Some(key), None));
         }
+    }
+    for preset in switchyard_adapters::openai::presets::PRESETS {
+        let Ok(kind) = serde_json::from_value::<ProviderKind>(serde_json::Value::from(preset.kind))
+        else {
+            continue;
+        };
+        let key = set(preset.env_var);
+        let base = preset.base_url_env.and_then(&set);
+        if key.is_some() || base.is_some() {
+            add(preset.kind, provider(kind, key, base));
+        }
+    }
+    if let (Some(key), Some(endpoint)) = (set("AZURE_OPENAI_API_KEY"), set("AZURE_OPENAI_ENDPOINT"))
+    {
+        let mut p = provider(ProviderKind::Azure, Some(key), Some(endpoint));
+        p.api_version = set("OPENAI_API_VERSION");
+        add("azure", p);
+    }
+    if set("AWS_ACCESS_KEY_ID").is_some()
+        && set("AWS_SECRET_ACCESS_KEY").is_some()
+        && (set("AWS_REGION").is_some() || set("AWS_DEFAULT_REGION").is_some())
+    {
+        add("bedrock", provider(ProviderKind::Bedrock, None, None));
+    }
+    if let (Some(project), Some(credentials)) = (
+        set("GOOGLE_CLOUD_PROJECT").or_else(|| set("VERTEX_PROJECT")),
+        set("GOOGLE_APPLICATION_CREDENTIALS"),
+    ) {
+        let mut p = provider(ProviderKind::Vertex, None, None);
+        p.project = Some(project);
+        p.location = Some(
+            set("GOOGLE_CLOUD_LOCATION")
+                .or_else(|| set("VERTEX_LOCATION"))
+                .unwrap_or_else(|| "global".to_string()),
+        );
+        p.credentials_file = Some(credentials);
+        add("vertex", p);
     }
     config.master_key = env("SWITCHYARD_MASTER_KEY").filter(|k| !k.is_empty());
     config
+}
+
+fn provider(kind: ProviderKind, key: Option<String>, base_url: Option<String>) -> ProviderConfig {
+    ProviderConfig {
+        kind,
+        api_key: key,
+        api_keys: None,
+        base_url,
+        organization: None,
+        anthropic_version: None,
+        project: None,
+        location: None,
+        credentials_file: None,
+        api_version: None,
+        azure_ad_token: None,
+        region: None,
+        access_key_id: None,
+        secret_access_key: None,
+        session_token: None,
+    }
 }
 
 #[cfg(test)]
@@ -325,15 +396,77 @@ models:
     }
 
     #[test]
-    fn unsupported_kinds_and_missing_fields() {
-        let e = Catalog::build(&config("providers:\n  c: {kind: anthropic, api_key: x}\n"))
-            .unwrap_err();
-        assert!(e.to_string().contains("not available"), "{e}");
-        let e =
-            Catalog::build(&config("providers:\n  c: {kind: openai_compatible}\n")).unwrap_err();
-        assert!(e.to_string().contains("base_url"), "{e}");
-        let e = Catalog::build(&config("providers:\n  c: {kind: openai}\n")).unwrap_err();
-        assert!(e.to_string().contains("api_key"), "{e}");
+    fn every_kind_builds_with_its_defaults() {
+        let none = |_: &str| None;
+        let c = Catalog::build_with_env(
+            &config(
+                r#"
+providers:
+  oa: {kind: openai, api_key: k}
+  an: {kind: anthropic, api_key: k}
+  ge: {kind: gemini, api_key: k}
+  az: {kind: azure, api_key: k, base_url: "https://r.openai.azure.com"}
+  br: {kind: bedrock, region: eu-west-1, access_key_id: AK, secret_access_key: SK}
+  ds: {kind: deepseek, api_key: k}
+  mi: {kind: mistral, api_key: k}
+  ol: {kind: ollama}
+"#,
+            ),
+            &none,
+        )
+        .unwrap();
+        let base = |n: &str| c.providers[n].base_url.clone();
+        assert_eq!(base("oa"), "https://api.openai.com/v1");
+        assert_eq!(base("an"), "https://api.anthropic.com");
+        assert_eq!(base("ge"), "https://generativelanguage.googleapis.com");
+        assert_eq!(
+            base("br"),
+            "https://bedrock-runtime.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(base("ds"), "https://api.deepseek.com/v1");
+        assert_eq!(base("ol"), "http://127.0.0.1:11434/v1");
+        assert!(c.providers["oa"].fast.is_some());
+        assert!(c.providers["az"].fast.as_ref().unwrap().azure.is_some());
+        assert!(c.providers["an"].fast.is_none());
+        assert!(
+            !c.providers["mi"]
+                .fast
+                .as_ref()
+                .unwrap()
+                .quirks
+                .stream_options
+        );
+        assert_eq!(c.providers["br"].wire, WireFormat::BedrockConverse);
+        // The signing secret is redacted like a key.
+        assert!(c.providers["br"].secrets().contains(&"SK"));
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        let none = |_: &str| None;
+        let err = |text: &str| {
+            Catalog::build_with_env(&config(text), &none)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("providers:\n  c: {kind: openai_compatible}\n").contains("base_url"));
+        assert!(err("providers:\n  c: {kind: openai}\n").contains("api_key"));
+        assert!(
+            err("providers:\n  c: {kind: bedrock, access_key_id: a, secret_access_key: b}\n")
+                .contains("region")
+        );
+        assert!(err("providers:\n  c: {kind: bedrock, region: us-east-1}\n")
+            .contains("AWS_ACCESS_KEY_ID"));
+        // The standard AWS variables complete a bedrock provider.
+        let env = |v: &str| match v {
+            "AWS_REGION" => Some("us-west-2".to_string()),
+            "AWS_ACCESS_KEY_ID" => Some("AK".to_string()),
+            "AWS_SECRET_ACCESS_KEY" => Some("SK".to_string()),
+            _ => None,
+        };
+        let c =
+            Catalog::build_with_env(&config("providers:\n  c: {kind: bedrock}\n"), &env).unwrap();
+        assert!(c.providers["c"].base_url.contains("us-west-2"));
     }
 
     #[test]
@@ -343,5 +476,26 @@ models:
         let cat = Catalog::build(&c).unwrap();
         assert!(cat.resolve("openai/gpt-4o-mini").is_some());
         assert!(zero_config(&|_| None).providers.is_empty());
+
+        let env = |v: &str| {
+            match v {
+                "ANTHROPIC_API_KEY" | "GROQ_API_KEY" | "GEMINI_API_KEY" => Some("k"),
+                "OLLAMA_BASE_URL" => Some("http://10.0.0.2:11434/v1"),
+                "AZURE_OPENAI_API_KEY" => Some("az"),
+                "AZURE_OPENAI_ENDPOINT" => Some("https://r.openai.azure.com"),
+                _ => None,
+            }
+            .map(str::to_string)
+        };
+        let c = zero_config(&env);
+        let names: Vec<&str> = c.providers.keys().map(String::as_str).collect();
+        assert_eq!(names, ["anthropic", "azure", "gemini", "groq", "ollama"]);
+        let cat = Catalog::build_with_env(&c, &|_| None).unwrap();
+        assert_eq!(cat.providers["ollama"].base_url, "http://10.0.0.2:11434/v1");
+        assert_eq!(
+            cat.providers["groq"].base_url,
+            "https://api.groq.com/openai/v1"
+        );
+        assert!(cat.resolve("anthropic/claude-sonnet-4-5").is_some());
     }
 }

@@ -5,9 +5,11 @@ pub mod catalog;
 pub mod error;
 pub mod observe;
 pub mod policy;
+pub mod providers;
 pub mod relay;
 pub mod routes;
 pub mod state;
+pub mod translate;
 pub mod upstream;
 
 use crate::catalog::{Catalog, CatalogError};

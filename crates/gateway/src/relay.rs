@@ -33,6 +33,9 @@ pub struct Relay {
     /// label and keys shape (and redact) an error event.
     deployment: Arc<Deployment>,
     saw_done: bool,
+    /// Drop a leading chunk with no choices and no usage (Azure's content-filter
+    /// preamble, with an empty id and model), which OpenAI never sends.
+    skip_prelude: bool,
     finished: bool,
     log: RequestLog,
     _inflight: InflightGuard,
@@ -55,10 +58,17 @@ impl Relay {
             strip_usage,
             deployment,
             saw_done: false,
+            skip_prelude: false,
             finished: false,
             log,
             _inflight: inflight,
         }
+    }
+
+    /// See `skip_prelude`.
+    pub fn skip_empty_prelude(mut self, skip: bool) -> Self {
+        self.skip_prelude = skip;
+        self
     }
 
     /// The response body.
@@ -111,6 +121,9 @@ impl Relay {
     fn on_event(&mut self, raw: Bytes) {
         let ev = parse_event(&raw);
         let data: &[u8] = &ev.data;
+        if std::mem::take(&mut self.skip_prelude) && is_empty_prelude(data) {
+            return;
+        }
         if ev.is_done() {
             self.saw_done = true;
         } else {
@@ -177,6 +190,12 @@ fn carries_output(data: &[u8]) -> bool {
     false
 }
 
+/// Azure's first stream chunk: no choices, no usage, only filter results.
+fn is_empty_prelude(data: &[u8]) -> bool {
+    memchr::memmem::find(data, b"\"choices\":[]").is_some()
+        && memchr::memmem::find(data, b"\"usage\":{").is_none()
+}
+
 /// Removes `"usage":null` fields that exist only because the gateway forced usage on.
 fn strip_null_usage(raw: &[u8]) -> Option<Bytes> {
     const FIELD: &[u8] = b",\"usage\":null";
@@ -205,6 +224,17 @@ mod tests {
         assert!(!carries_output(
             br#"{"choices":[],"usage":{"prompt_tokens":1}}"#
         ));
+    }
+
+    #[test]
+    fn azure_prelude_detection() {
+        assert!(is_empty_prelude(
+            br#"{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[]}"#
+        ));
+        assert!(!is_empty_prelude(
+            br#"{"choices":[],"usage":{"prompt_tokens":1}}"#
+        ));
+        assert!(!is_empty_prelude(br#"{"choices":[{"delta":{}}]}"#));
     }
 
     #[test]

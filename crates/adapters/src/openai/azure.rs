@@ -172,7 +172,10 @@ mod tests {
             let mut event = b"data: ".to_vec();
             event.extend_from_slice(line);
             event.extend_from_slice(b"\n\n");
-            chunks.extend(dec.on_event(StreamEvent::Sse(&parse_event(&event))).unwrap());
+            chunks.extend(
+                dec.on_event(StreamEvent::Sse(&parse_event(&event)))
+                    .unwrap(),
+            );
         }
         assert!(matches!(chunks[0], ChatChunk::Start { .. }), "{chunks:?}");
         assert_eq!(

@@ -3,11 +3,14 @@
 //! policy (auth) → body (size limit) → peek (validate, read model) → catalog (resolve,
 //! scope) → router (pick a deployment) → adapter (build) → transport → relay.
 
+use crate::catalog::Deployment;
 use crate::error::ApiError;
 use crate::observe::{Outcome, RequestLog};
+use crate::providers;
 use crate::relay::Relay;
 use crate::routes::{read_body, RequestId};
 use crate::state::{AppState, InflightGuard};
+use crate::translate::{StreamIdentity, TranslateRelay};
 use crate::upstream;
 use axum::body::Body;
 use axum::extract::State;
@@ -15,9 +18,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue};
+use std::sync::Arc;
 use std::time::Instant;
 use switchyard_adapters::openai::{self, fastpath, usage};
-use switchyard_adapters::{Target, WireFormat};
+use switchyard_adapters::AdapterError;
 
 /// Upstream error bodies larger than this are cut (they are only read for a message).
 const MAX_ERROR_BODY: usize = 256 * 1024;
@@ -80,26 +84,22 @@ pub async fn chat_completions(
     );
     let inflight = InflightGuard::new(&st, &deployment);
 
-    let upstream_req = match provider.wire {
-        // Same format: rewrite the model, forward the rest byte for byte.
-        WireFormat::OpenAiChat => {
-            let target = Target {
-                base_url: &provider.base_url,
-                api_key: provider.key(),
-                organization: provider.organization.as_deref(),
-                upstream_model: &deployment.model,
-            };
-            openai::chat_request(&target, Bytes::from(peek.upstream_body(&deployment.model)))
-        }
-        other => {
-            // The catalog only admits kinds whose adapters exist; this is the seam where
-            // canonical translation plugs in.
-            let e = ApiError::unavailable(format!("no adapter for {other:?} in this build"));
-            log.status = e.status.as_u16();
-            log.outcome = Outcome::Rejected;
-            return e.into_response();
-        }
+    let Some(fast) = &provider.fast else {
+        // Another wire format: translate through the canonical model.
+        drop(peek);
+        return translated(&st, &rid, bytes, deployment, log, inflight, started).await;
     };
+    if let Err(e) = peek.check(&fast.quirks, provider.display) {
+        let e = ApiError::bad_request(e.message, e.param);
+        log.status = e.status.as_u16();
+        log.outcome = Outcome::Rejected;
+        return e.into_response();
+    }
+    // Same format: rewrite the model (and the host's quirks), forward the rest byte
+    // for byte.
+    let body = Bytes::from(peek.upstream_body_with(&deployment.model, &fast.quirks));
+    let upstream_req = providers::fast_request(provider, fast, &deployment.model, body);
+    let skip_prelude = fast.azure.is_some();
     let stream = peek.stream;
     let strip_usage = stream && !peek.include_usage;
     drop(peek);
@@ -118,13 +118,16 @@ pub async fn chat_completions(
             .timeout
             .saturating_sub(upstream_started.elapsed());
         let body = upstream::read_limited(body, MAX_ERROR_BODY, remaining).await;
-        let e = openai::errors::classify(status.as_u16(), &parts.headers, &body);
+        let e = provider
+            .adapter
+            .classify_error(status.as_u16(), &parts.headers, &body);
         return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets());
     }
 
     if stream {
         log.status = status.as_u16();
-        let relay = Relay::new(resp, strip_usage, deployment.clone(), log, inflight);
+        let relay = Relay::new(resp, strip_usage, deployment.clone(), log, inflight)
+            .skip_empty_prelude(skip_prelude);
         let mut response = Response::new(Body::from_stream(relay.into_stream()));
         let h = response.headers_mut();
         h.insert(
@@ -164,6 +167,141 @@ pub async fn chat_completions(
     }
     log.finish();
     routed(response, &deployment.label, 1)
+}
+
+/// A request to a provider of another wire format: decoded into the canonical model,
+/// encoded for the provider, and its answer translated back into OpenAI's format.
+async fn translated(
+    st: &AppState,
+    rid: &RequestId,
+    bytes: Bytes,
+    deployment: Arc<Deployment>,
+    mut log: RequestLog,
+    inflight: InflightGuard,
+    started: Instant,
+) -> Response {
+    let provider = &deployment.provider;
+    let reject = |log: &mut RequestLog, e: ApiError| {
+        log.status = e.status.as_u16();
+        log.outcome = Outcome::Rejected;
+        e.into_response()
+    };
+    let request = match openai::decode_request(&bytes) {
+        Ok(r) => r,
+        Err(e) => return reject(&mut log, ApiError::bad_request(e.message, e.param)),
+    };
+    drop(bytes);
+    let upstream_req =
+        match providers::canonical_request(provider, &request, &deployment.model).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(AdapterError::Unsupported { param, message })) => {
+                return reject(&mut log, ApiError::bad_request(message, Some(param)))
+            }
+            Ok(Err(e)) => return reject(&mut log, ApiError::bad_request(e.to_string(), None)),
+            Err(e) => return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets()),
+        };
+    let public_model = request.model;
+    let stream = request.stream;
+    let include_usage = request.include_usage;
+
+    log.attempts = 1;
+    let upstream_started = Instant::now();
+    let resp = match upstream::send(&st.http, upstream_req, rid.as_str(), deployment.timeout).await
+    {
+        Ok(r) => r,
+        Err(e) => return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets()),
+    };
+    let status = resp.status();
+    if !status.is_success() {
+        let (parts, body) = resp.into_parts();
+        let remaining = deployment
+            .timeout
+            .saturating_sub(upstream_started.elapsed());
+        let body = upstream::read_limited(body, MAX_ERROR_BODY, remaining).await;
+        let e = provider
+            .adapter
+            .classify_error(status.as_u16(), &parts.headers, &body);
+        return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets());
+    }
+    let identity = StreamIdentity {
+        id: format!("chatcmpl-{}", rid.as_str()),
+        model: deployment.model.clone(),
+        created: unix_now(),
+    };
+
+    if stream {
+        log.status = status.as_u16();
+        let relay = TranslateRelay::new(
+            resp,
+            provider.adapter.stream_decoder(),
+            provider.wire,
+            &public_model,
+            include_usage,
+            identity,
+            deployment.clone(),
+            log,
+            inflight,
+        );
+        let mut response = Response::new(Body::from_stream(relay.into_stream()));
+        let h = response.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream; charset=utf-8"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        return routed(response, &deployment.label, 1);
+    }
+
+    let remaining = deployment
+        .timeout
+        .saturating_sub(upstream_started.elapsed());
+    let body = match upstream::read_body(resp.into_body(), remaining).await {
+        Ok(b) => b,
+        Err(e) => return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets()),
+    };
+    let upstream_elapsed = upstream_started.elapsed();
+    log.upstream_latency = Some(upstream_elapsed);
+    let mut parsed = match provider.adapter.parse_response(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            let e = switchyard_adapters::UpstreamError::new(
+                switchyard_adapters::ErrorClass::Server,
+                Some(status.as_u16()),
+                e.to_string(),
+            );
+            return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets());
+        }
+    };
+    if parsed.id.is_empty() {
+        parsed.id = identity.id;
+    }
+    if parsed.created == 0 {
+        parsed.created = identity.created;
+    }
+    log.usage = Some(parsed.usage);
+    log.status = status.as_u16();
+    log.ttft = Some(started.elapsed());
+    drop(inflight);
+    let out = openai::encode_response(&parsed, &public_model);
+
+    let mut response = Response::new(Body::from(out));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let overhead = started.elapsed().saturating_sub(upstream_elapsed);
+    if let Ok(v) = HeaderValue::from_str(&format!("{:.3}", overhead.as_secs_f64() * 1000.0)) {
+        h.insert("x-switchyard-overhead-ms", v);
+    }
+    log.finish();
+    routed(response, &deployment.label, 1)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// An upstream failure: recorded, logged when it is the provider's fault, and answered

@@ -1,0 +1,276 @@
+//! How each provider kind is reached: its adapter, whether OpenAI-format traffic can
+//! take the fast path (and with which quirks), its default base URL and its
+//! credentials. Adding a provider kind means one adapter module in
+//! `switchyard-adapters` and one arm in [`access`].
+
+pub mod google;
+pub mod sigv4;
+
+use crate::catalog::Provider;
+use bytes::Bytes;
+use std::sync::Arc;
+use switchyard_adapters::anthropic::AnthropicAdapter;
+use switchyard_adapters::bedrock::BedrockAdapter;
+use switchyard_adapters::gemini::GeminiAdapter;
+use switchyard_adapters::openai::azure::{self, AzureAdapter, AzureAuth};
+use switchyard_adapters::openai::presets::{self, Quirks};
+use switchyard_adapters::openai::{self, OpenAiAdapter};
+use switchyard_adapters::{ChatAdapter, Target, UpstreamError, UpstreamRequest};
+use switchyard_config::{ProviderConfig, ProviderKind};
+
+pub use google::GoogleAuth;
+pub use sigv4::SigV4;
+
+/// Everything kind-specific about one provider account.
+pub struct Access {
+    /// Translation over the canonical model.
+    pub adapter: Arc<dyn ChatAdapter>,
+    /// Set for OpenAI-format upstreams: OpenAI-format requests skip translation.
+    pub fast: Option<FastPath>,
+    pub auth: Auth,
+    pub base_url: String,
+    /// For messages: "Anthropic", "Mistral", …
+    pub display: &'static str,
+}
+
+/// The same-format path of an OpenAI-format upstream.
+#[derive(Debug, Clone)]
+pub struct FastPath {
+    pub quirks: Quirks,
+    /// Azure's URL scheme and credential header, with its `api-version`.
+    pub azure: Option<(String, AzureAuth)>,
+}
+
+/// How requests are authenticated beyond the key pool (which the adapters place).
+pub enum Auth {
+    /// The pool's keys, placed by the adapter (`Authorization`, `x-api-key`, `api-key`…).
+    Keys,
+    /// A fixed bearer token (Azure Entra ID).
+    Bearer(String),
+    /// AWS SigV4 over the finished request.
+    SigV4(SigV4),
+    /// OAuth2 tokens minted from Google credentials.
+    Google(GoogleAuth),
+}
+
+impl Auth {
+    /// Secrets this auth holds beyond the key pool, for redaction.
+    pub fn secrets(&self) -> Vec<&str> {
+        match self {
+            Auth::Keys | Auth::Google(_) => Vec::new(),
+            Auth::Bearer(token) => vec![token.as_str()],
+            Auth::SigV4(s) => s.secrets(),
+        }
+    }
+}
+
+/// Builds the kind-specific part of a provider account. `env` reads environment
+/// variables (AWS credentials and region fall back to the standard ones).
+pub fn access(
+    p: &ProviderConfig,
+    keys: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Access, String> {
+    let openai_like = |quirks: Quirks, default_base: Option<&str>, display| {
+        let base_url = p
+            .base_url
+            .clone()
+            .or_else(|| default_base.map(str::to_string))
+            .ok_or_else(|| {
+                format!(
+                    "kind `{}` needs a base_url (e.g. http://127.0.0.1:11434/v1)",
+                    p.kind.as_str()
+                )
+            })?;
+        Ok::<Access, String>(Access {
+            adapter: Arc::new(OpenAiAdapter {
+                reasoning_content: quirks.reasoning_content,
+            }),
+            fast: Some(FastPath {
+                quirks,
+                azure: None,
+            }),
+            auth: Auth::Keys,
+            base_url,
+            display,
+        })
+    };
+    match p.kind {
+        ProviderKind::Openai => {
+            if keys.is_empty() {
+                return Err(
+                    "an api_key is required for kind `openai` (e.g. api_key: ${OPENAI_API_KEY})"
+                        .into(),
+                );
+            }
+            openai_like(Quirks::NONE, Some("https://api.openai.com/v1"), "OpenAI")
+        }
+        ProviderKind::OpenaiCompatible => openai_like(
+            Quirks {
+                reasoning_content: true,
+                ..Quirks::NONE
+            },
+            None,
+            "the OpenAI-compatible provider",
+        ),
+        ProviderKind::Anthropic => Ok(Access {
+            adapter: Arc::new(AnthropicAdapter::new(p.anthropic_version.as_deref())),
+            fast: None,
+            auth: Auth::Keys,
+            base_url: base_or(p, switchyard_adapters::anthropic::DEFAULT_BASE_URL),
+            display: "Anthropic",
+        }),
+        ProviderKind::Gemini => Ok(Access {
+            adapter: Arc::new(GeminiAdapter::studio()),
+            fast: None,
+            auth: Auth::Keys,
+            base_url: base_or(p, switchyard_adapters::gemini::STUDIO_BASE_URL),
+            display: "Gemini",
+        }),
+        ProviderKind::Vertex => {
+            let (Some(project), Some(location)) = (&p.project, &p.location) else {
+                return Err("a vertex provider needs `project` and `location`".into());
+            };
+            let auth = match &p.credentials_file {
+                Some(path) => GoogleAuth::from_file(path)?,
+                None => GoogleAuth::application_default(),
+            };
+            Ok(Access {
+                adapter: Arc::new(GeminiAdapter::vertex(project, location)),
+                fast: None,
+                auth: Auth::Google(auth),
+                base_url: p
+                    .base_url
+                    .clone()
+                    .unwrap_or_else(|| switchyard_adapters::gemini::vertex_base_url(location)),
+                display: "Vertex AI",
+            })
+        }
+        ProviderKind::Azure => {
+            let base_url = p.base_url.clone().ok_or(
+                "an azure provider needs `base_url`, e.g. https://RESOURCE.openai.azure.com",
+            )?;
+            let api_version = p
+                .api_version
+                .clone()
+                .unwrap_or_else(|| azure::DEFAULT_API_VERSION.to_string());
+            let (auth, azure_auth) = match &p.azure_ad_token {
+                Some(token) => (Auth::Bearer(token.clone()), AzureAuth::Bearer),
+                None if keys.is_empty() => {
+                    return Err("an azure provider needs api_key(s) or azure_ad_token".into())
+                }
+                None => (Auth::Keys, AzureAuth::ApiKey),
+            };
+            Ok(Access {
+                adapter: Arc::new(AzureAdapter {
+                    api_version: api_version.clone(),
+                    auth: azure_auth,
+                }),
+                fast: Some(FastPath {
+                    quirks: Quirks::NONE,
+                    azure: Some((api_version, azure_auth)),
+                }),
+                auth,
+                base_url,
+                display: "Azure OpenAI",
+            })
+        }
+        ProviderKind::Bedrock => {
+            let region = p
+                .region
+                .clone()
+                .or_else(|| env("AWS_REGION"))
+                .or_else(|| env("AWS_DEFAULT_REGION"))
+                .filter(|r| !r.trim().is_empty())
+                .ok_or("a bedrock provider needs `region` (or AWS_REGION in the environment)")?;
+            let (access_key, secret, token) = match (&p.access_key_id, &p.secret_access_key) {
+                (Some(a), Some(s)) => (a.clone(), s.clone(), p.session_token.clone()),
+                _ => match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+                    (Some(a), Some(s)) => (a, s, env("AWS_SESSION_TOKEN")),
+                    _ => {
+                        return Err("a bedrock provider needs access_key_id and \
+                                    secret_access_key (or AWS_ACCESS_KEY_ID and \
+                                    AWS_SECRET_ACCESS_KEY in the environment)"
+                            .into())
+                    }
+                },
+            };
+            Ok(Access {
+                adapter: Arc::new(BedrockAdapter::new()),
+                fast: None,
+                auth: Auth::SigV4(SigV4::new(&region, &access_key, &secret, token.as_deref())),
+                base_url: p
+                    .base_url
+                    .clone()
+                    .unwrap_or_else(|| switchyard_adapters::bedrock::default_base_url(&region)),
+                display: "Amazon Bedrock",
+            })
+        }
+        preset_kind => {
+            let Some(preset) = presets::preset(preset_kind.as_str()) else {
+                return Err(format!("unknown provider kind `{}`", preset_kind.as_str()));
+            };
+            openai_like(preset.quirks, Some(preset.base_url), preset.display)
+        }
+    }
+}
+
+fn base_or(p: &ProviderConfig, default: &str) -> String {
+    p.base_url.clone().unwrap_or_else(|| default.to_string())
+}
+
+/// The upstream request of the fast path: the body is already in OpenAI format.
+pub fn fast_request(
+    provider: &Provider,
+    fast: &FastPath,
+    upstream_model: &str,
+    body: Bytes,
+) -> UpstreamRequest {
+    let key = match &provider.auth {
+        Auth::Bearer(token) => Some(token.as_str()),
+        _ => provider.key(),
+    };
+    let target = Target {
+        base_url: &provider.base_url,
+        api_key: key,
+        organization: provider.organization.as_deref(),
+        upstream_model,
+    };
+    match &fast.azure {
+        Some((version, auth)) => azure::chat_request(&target, version, *auth, body),
+        None => openai::chat_request(&target, body),
+    }
+}
+
+/// Builds a translated upstream request and authenticates it (a minted token, or a
+/// signature over the finished request).
+pub async fn canonical_request(
+    provider: &Provider,
+    request: &switchyard_adapters::canonical::ChatRequest,
+    upstream_model: &str,
+) -> Result<Result<UpstreamRequest, switchyard_adapters::AdapterError>, UpstreamError> {
+    let token;
+    let key = match &provider.auth {
+        Auth::Keys => provider.key(),
+        Auth::Bearer(t) => Some(t.as_str()),
+        Auth::Google(g) => {
+            token = g.token().await?;
+            Some(token.as_str())
+        }
+        Auth::SigV4(_) => None,
+    };
+    let target = Target {
+        base_url: &provider.base_url,
+        api_key: key,
+        organization: provider.organization.as_deref(),
+        upstream_model,
+    };
+    let mut up = match provider.adapter.build_request(request, &target) {
+        Ok(up) => up,
+        Err(e) => return Ok(Err(e)),
+    };
+    if let Auth::SigV4(s) = &provider.auth {
+        s.sign(&mut up)?;
+    }
+    Ok(Ok(up))
+}

@@ -1,0 +1,258 @@
+//! Relaying a stream in another provider's format to an OpenAI client.
+//!
+//! The upstream body is framed (SSE, or AWS event-stream frames for Bedrock), each
+//! event is decoded by the provider's [`StreamDecoder`] into canonical chunks, and
+//! each chunk is written as OpenAI `chat.completion.chunk` events by the
+//! [`OpenAiStreamEncoder`]. Usage and time to first token are read off the canonical
+//! chunks for the ledger. As with the same-format [`crate::relay::Relay`], dropping the
+//! relay cancels the upstream request and records what was seen.
+
+use crate::catalog::Deployment;
+use crate::error::ApiError;
+use crate::observe::{Outcome, RequestLog};
+use crate::state::InflightGuard;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use switchyard_adapters::bedrock::eventstream::FrameDecoder;
+use switchyard_adapters::canonical::ChatChunk;
+use switchyard_adapters::openai::OpenAiStreamEncoder;
+use switchyard_adapters::sse::{parse_event, SseSplitter};
+use switchyard_adapters::{ErrorClass, StreamDecoder, StreamEvent, UpstreamError, WireFormat};
+
+type Upstream = http_body_util::BodyDataStream<hyper::body::Incoming>;
+
+/// How the upstream body is cut into events.
+enum Framing {
+    Sse(SseSplitter),
+    EventStream(FrameDecoder),
+}
+
+/// What the gateway fills in where a provider's stream names nothing (Bedrock gives
+/// no id, model or time).
+pub struct StreamIdentity {
+    pub id: String,
+    pub model: String,
+    pub created: u64,
+}
+
+pub struct TranslateRelay {
+    upstream: Upstream,
+    framing: Framing,
+    decoder: Box<dyn StreamDecoder>,
+    encoder: OpenAiStreamEncoder,
+    identity: StreamIdentity,
+    out: VecDeque<Bytes>,
+    deployment: Arc<Deployment>,
+    finished: bool,
+    log: RequestLog,
+    _inflight: InflightGuard,
+}
+
+impl TranslateRelay {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        upstream: http::Response<hyper::body::Incoming>,
+        decoder: Box<dyn StreamDecoder>,
+        wire: WireFormat,
+        public_model: &str,
+        include_usage: bool,
+        identity: StreamIdentity,
+        deployment: Arc<Deployment>,
+        mut log: RequestLog,
+        inflight: InflightGuard,
+    ) -> Self {
+        log.outcome = Outcome::ClientDisconnected;
+        let framing = match wire {
+            WireFormat::BedrockConverse => Framing::EventStream(FrameDecoder::default()),
+            _ => Framing::Sse(SseSplitter::new()),
+        };
+        TranslateRelay {
+            upstream: http_body_util::BodyDataStream::new(upstream.into_body()),
+            framing,
+            decoder,
+            encoder: OpenAiStreamEncoder::new(public_model, include_usage),
+            identity,
+            out: VecDeque::new(),
+            deployment,
+            finished: false,
+            log,
+            _inflight: inflight,
+        }
+    }
+
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
+        futures_util::stream::unfold(self, |mut relay| async move {
+            relay.next_bytes().await.map(|b| (Ok(b), relay))
+        })
+    }
+
+    async fn next_bytes(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(b) = self.out.pop_front() {
+                return Some(b);
+            }
+            if self.finished {
+                return None;
+            }
+            match tokio::time::timeout(self.deployment.timeout, self.upstream.next()).await {
+                Ok(Some(Ok(chunk))) => self.on_chunk(chunk),
+                Ok(None) => self.on_end(),
+                Ok(Some(Err(e))) => self.fail(crate::upstream::transport_error(&e, false)),
+                Err(_) => self.fail(crate::upstream::timed_out(self.deployment.timeout)),
+            }
+        }
+    }
+
+    fn on_chunk(&mut self, chunk: Bytes) {
+        let result = match &mut self.framing {
+            Framing::Sse(splitter) => {
+                let mut events = Vec::new();
+                splitter.push(chunk, &mut events);
+                let mut result = Ok(());
+                for raw in events {
+                    let ev = parse_event(&raw);
+                    if let Err(e) = feed(
+                        &mut *self.decoder,
+                        StreamEvent::Sse(&ev),
+                        &mut self.encoder,
+                        &self.identity,
+                        &mut self.log,
+                        &mut self.out,
+                    ) {
+                        result = Err(e);
+                        break;
+                    }
+                }
+                result
+            }
+            Framing::EventStream(frames) => {
+                let mut decoded = Vec::new();
+                match frames.push(chunk, &mut decoded) {
+                    Ok(()) => {
+                        let mut result = Ok(());
+                        for frame in &decoded {
+                            if let Err(e) = feed(
+                                &mut *self.decoder,
+                                frame.as_stream_event(),
+                                &mut self.encoder,
+                                &self.identity,
+                                &mut self.log,
+                                &mut self.out,
+                            ) {
+                                result = Err(e);
+                                break;
+                            }
+                        }
+                        result
+                    }
+                    Err(e) => Err(UpstreamError::new(
+                        ErrorClass::Server,
+                        None,
+                        format!("the provider's event stream is corrupt: {e}"),
+                    )),
+                }
+            }
+        };
+        if let Err(e) = result {
+            self.fail(e);
+        }
+    }
+
+    fn on_end(&mut self) {
+        // A last SSE event without its blank line still counts (Gemini ends that way).
+        if let Framing::Sse(splitter) = &mut self.framing {
+            if let Some(rest) = splitter.take_rest() {
+                let ev = parse_event(&rest);
+                if let Err(e) = feed(
+                    &mut *self.decoder,
+                    StreamEvent::Sse(&ev),
+                    &mut self.encoder,
+                    &self.identity,
+                    &mut self.log,
+                    &mut self.out,
+                ) {
+                    return self.fail(e);
+                }
+            }
+        }
+        if !self.decoder.is_done() {
+            return self.fail(UpstreamError::new(
+                ErrorClass::Connection,
+                None,
+                "the provider's stream ended before the response was complete",
+            ));
+        }
+        self.finished = true;
+        self.log.outcome = Outcome::Ok;
+        self.out.push_back(self.encoder.finish());
+    }
+
+    /// Ends the stream with an OpenAI-style error event (the SDKs raise on it).
+    fn fail(&mut self, err: UpstreamError) {
+        self.finished = true;
+        self.log.outcome = Outcome::StreamError;
+        self.log.error_class = Some(err.class.as_str());
+        let secrets = self.deployment.provider.secrets();
+        let api = ApiError::from_upstream(&err, &self.deployment.label, &secrets);
+        let mut event = Vec::with_capacity(64 + api.message.len());
+        event.extend_from_slice(b"data: ");
+        event.extend_from_slice(&api.body_bytes());
+        event.extend_from_slice(b"\n\n");
+        self.out.push_back(Bytes::from(event));
+    }
+}
+
+/// One upstream event through the decoder and the encoder.
+fn feed(
+    decoder: &mut dyn StreamDecoder,
+    event: StreamEvent<'_>,
+    encoder: &mut OpenAiStreamEncoder,
+    identity: &StreamIdentity,
+    log: &mut RequestLog,
+    out: &mut VecDeque<Bytes>,
+) -> Result<(), UpstreamError> {
+    for mut chunk in decoder.on_event(event)? {
+        match &mut chunk {
+            ChatChunk::Start {
+                id, model, created, ..
+            } => {
+                if id.is_empty() {
+                    id.clone_from(&identity.id);
+                }
+                if model.is_empty() {
+                    model.clone_from(&identity.model);
+                }
+                if *created == 0 {
+                    *created = identity.created;
+                }
+            }
+            ChatChunk::Usage(u) => match &mut log.usage {
+                Some(seen) => seen.merge_max(u),
+                None => log.usage = Some(*u),
+            },
+            ChatChunk::Text { text, .. } | ChatChunk::Thinking { text, .. }
+                if !text.is_empty() && log.ttft.is_none() =>
+            {
+                log.ttft = Some(log.started.elapsed());
+            }
+            ChatChunk::ToolCall { .. } if log.ttft.is_none() => {
+                log.ttft = Some(log.started.elapsed());
+            }
+            _ => {}
+        }
+        if let Some(bytes) = encoder.encode(&chunk) {
+            out.push_back(bytes);
+        }
+    }
+    Ok(())
+}
+
+impl Drop for TranslateRelay {
+    fn drop(&mut self) {
+        if self.finished && self.log.outcome == Outcome::ClientDisconnected {
+            self.log.outcome = Outcome::Ok;
+        }
+    }
+}
