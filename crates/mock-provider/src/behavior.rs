@@ -1,10 +1,11 @@
 //! Per-request behaviour of the mock: faults, delays, reply length.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 
-/// How the mock answers one chat request.
+/// How the mock answers one request.
 ///
 /// Built from [`crate::MockConfig::defaults`], then overridden by path segments,
 /// `x-mock-*` headers and a `"mock"` object in the request body.
@@ -30,6 +31,79 @@ pub struct Behavior {
     pub tokens: Option<u32>,
     /// Streaming: abort the connection after this many content chunks.
     pub drop_after: Option<u32>,
+    /// Streaming: end the stream with the format's in-stream error event of this kind,
+    /// after `drop_after` content chunks (0 when unset) instead of aborting.
+    pub stream_error: Option<StreamErrorKind>,
+    /// Report this many prompt tokens as read from the cache (capped at the prompt size).
+    pub cached_tokens: Option<u64>,
+    /// Simulate a content filter hit on the prompt or on the completion.
+    pub content_filter: Option<ContentFilter>,
+    /// `expires_in` of tokens minted by the fake OAuth2 token endpoint (default 3600).
+    pub expires_in: Option<u64>,
+}
+
+/// Category of an in-stream error; each wire format names it in its own words
+/// (e.g. `overloaded_error`, `UNAVAILABLE`, `serviceUnavailableException`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamErrorKind {
+    /// Anthropic `overloaded_error`, Gemini 503 `UNAVAILABLE`, Bedrock `serviceUnavailableException`.
+    Overloaded,
+    /// Anthropic `rate_limit_error`, Gemini 429 `RESOURCE_EXHAUSTED`, Bedrock `throttlingException`.
+    RateLimit,
+    /// Anthropic `api_error`, Gemini 500 `INTERNAL`, Bedrock `internalServerException`.
+    Server,
+    /// Anthropic `invalid_request_error`, Gemini 400 `INVALID_ARGUMENT`, Bedrock `validationException`.
+    InvalidRequest,
+    /// Bedrock `modelStreamErrorException` (a server error elsewhere).
+    ModelStream,
+}
+
+/// Every spelling accepted for `stream_error` (compared case-insensitively).
+const STREAM_ERROR_NAMES: &[(&str, StreamErrorKind)] = &[
+    ("overloaded", StreamErrorKind::Overloaded),
+    ("overloaded_error", StreamErrorKind::Overloaded),
+    ("unavailable", StreamErrorKind::Overloaded),
+    ("service_unavailable", StreamErrorKind::Overloaded),
+    ("serviceunavailableexception", StreamErrorKind::Overloaded),
+    ("503", StreamErrorKind::Overloaded),
+    ("529", StreamErrorKind::Overloaded),
+    ("rate_limit", StreamErrorKind::RateLimit),
+    ("rate_limit_error", StreamErrorKind::RateLimit),
+    ("rate_limit_exceeded", StreamErrorKind::RateLimit),
+    ("resource_exhausted", StreamErrorKind::RateLimit),
+    ("throttling", StreamErrorKind::RateLimit),
+    ("throttlingexception", StreamErrorKind::RateLimit),
+    ("429", StreamErrorKind::RateLimit),
+    ("server_error", StreamErrorKind::Server),
+    ("api_error", StreamErrorKind::Server),
+    ("internal", StreamErrorKind::Server),
+    ("internalserverexception", StreamErrorKind::Server),
+    ("500", StreamErrorKind::Server),
+    ("invalid_request", StreamErrorKind::InvalidRequest),
+    ("invalid_request_error", StreamErrorKind::InvalidRequest),
+    ("invalid_argument", StreamErrorKind::InvalidRequest),
+    ("validationexception", StreamErrorKind::InvalidRequest),
+    ("400", StreamErrorKind::InvalidRequest),
+    ("model_stream_error", StreamErrorKind::ModelStream),
+    ("modelstreamerrorexception", StreamErrorKind::ModelStream),
+];
+
+impl StreamErrorKind {
+    fn parse(value: &str) -> Option<Self> {
+        STREAM_ERROR_NAMES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(value))
+            .map(|&(_, kind)| kind)
+    }
+}
+
+/// Where the simulated content filter fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentFilter {
+    /// The prompt is rejected (Azure's 400 `content_filter`, elsewhere the format's 400 or block).
+    Prompt,
+    /// The completion is cut short with the format's content-filter finish reason.
+    Response,
 }
 
 /// Every key understood by [`Behavior::set`], in canonical (`snake_case`) spelling.
@@ -44,6 +118,10 @@ pub const BEHAVIOR_KEYS: &[&str] = &[
     "delay_ms",
     "tokens",
     "drop_after",
+    "stream_error",
+    "cached_tokens",
+    "content_filter",
+    "expires_in",
 ];
 
 impl Behavior {
@@ -80,8 +158,42 @@ impl Behavior {
             Some("headers_delay_ms") => self.headers_delay = parse_ms(key, value)?,
             Some("ttft_ms") => self.ttft = parse_ms(key, value)?,
             Some("delay_ms") => self.inter_token = parse_ms(key, value)?,
-            Some("tokens") => self.tokens = Some(parse_num(key, value)?),
+            Some("tokens") => {
+                let n: u32 = parse_num(key, value)?;
+                if n > crate::content::MAX_TOKENS {
+                    return Err(format!(
+                        "invalid value '{value}' for mock key '{key}': at most {} tokens",
+                        crate::content::MAX_TOKENS
+                    ));
+                }
+                self.tokens = Some(n);
+            }
             Some("drop_after") => self.drop_after = Some(parse_num(key, value)?),
+            Some("stream_error") => {
+                self.stream_error = if value.is_empty() || value.eq_ignore_ascii_case("none") {
+                    None
+                } else {
+                    Some(StreamErrorKind::parse(value).ok_or_else(|| {
+                        format!(
+                            "invalid value '{value}' for mock key '{key}': expected one of overloaded_error, rate_limit_error, api_error, invalid_request_error, model_stream_error (or a provider's own name for them, or none)"
+                        )
+                    })?)
+                };
+            }
+            Some("cached_tokens") => self.cached_tokens = Some(parse_num(key, value)?),
+            Some("content_filter") => {
+                self.content_filter = match value.to_ascii_lowercase().as_str() {
+                    "prompt" => Some(ContentFilter::Prompt),
+                    "response" | "completion" => Some(ContentFilter::Response),
+                    "" | "none" => None,
+                    _ => {
+                        return Err(format!(
+                            "invalid value '{value}' for mock key '{key}': expected prompt, response or none"
+                        ))
+                    }
+                };
+            }
+            Some("expires_in") => self.expires_in = Some(parse_num(key, value)?),
             _ => {
                 return Err(format!(
                     "unknown mock key '{key}' (expected one of: {})",
@@ -140,6 +252,50 @@ pub fn parse_behavior_spec(spec: &str, into: &mut Behavior) -> Result<(), String
     Ok(())
 }
 
+/// Defaults, then `key=value` segments of `knob_prefix` (the path before the provider's own
+/// path), then `x-mock-*` headers, then the body's `"mock"` object.
+pub(crate) fn resolve<'a>(
+    defaults: &'a Behavior,
+    knob_prefix: &str,
+    headers: &HeaderMap,
+    mock: Option<&serde_json::Value>,
+) -> Result<Cow<'a, Behavior>, String> {
+    let mut b = Cow::Borrowed(defaults);
+    if knob_prefix.contains('=') {
+        for seg in knob_prefix.split('/').filter(|s| s.contains('=')) {
+            parse_behavior_spec(&percent_decode(seg), b.to_mut())?;
+        }
+    }
+    for (name, value) in headers {
+        if let Some(key) = name.as_str().strip_prefix("x-mock-") {
+            let value = value
+                .to_str()
+                .map_err(|_| format!("invalid value for mock header '{name}'"))?;
+            b.to_mut().set(key, value)?;
+        }
+    }
+    match mock {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Object(map)) => {
+            for (key, value) in map {
+                let b = b.to_mut();
+                match value {
+                    serde_json::Value::String(s) => b.set(key, s)?,
+                    serde_json::Value::Number(n) => b.set(key, &n.to_string())?,
+                    serde_json::Value::Null => {}
+                    other => {
+                        return Err(format!(
+                        "invalid value {other} for mock key '{key}': expected a number or a string"
+                    ))
+                    }
+                }
+            }
+        }
+        Some(_) => return Err("'mock' must be an object".to_owned()),
+    }
+    Ok(b)
+}
+
 /// Decode `%XX` escapes of a path segment (invalid escapes are kept verbatim).
 pub(crate) fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains('%') {
@@ -194,6 +350,18 @@ mod tests {
         assert_eq!(b.inter_token, Duration::from_millis(7));
         assert_eq!(b.tokens, Some(4));
         assert_eq!(b.drop_after, Some(2));
+        parse_behavior_spec(
+            "stream_error=ThrottlingException,cached_tokens=5,content_filter=response,expires_in=60",
+            &mut b,
+        )
+        .unwrap();
+        assert_eq!(b.stream_error, Some(StreamErrorKind::RateLimit));
+        assert_eq!(b.cached_tokens, Some(5));
+        assert_eq!(b.content_filter, Some(ContentFilter::Response));
+        assert_eq!(b.expires_in, Some(60));
+        parse_behavior_spec("stream_error=none,content_filter=none", &mut b).unwrap();
+        assert_eq!(b.stream_error, None);
+        assert_eq!(b.content_filter, None);
         parse_behavior_spec("status=0", &mut b).unwrap();
         assert_eq!(b.status, None);
     }
@@ -221,6 +389,12 @@ mod tests {
         assert!(e.contains("tokens"), "{e}");
         let e = parse_behavior_spec("retry_after=a\u{7f}b", &mut b).unwrap_err();
         assert!(e.contains("retry_after"), "{e}");
+        let e = parse_behavior_spec("tokens=4000000000", &mut b).unwrap_err();
+        assert!(e.contains("tokens"), "{e}");
+        let e = parse_behavior_spec("stream_error=kaboom", &mut b).unwrap_err();
+        assert!(e.contains("stream_error"), "{e}");
+        let e = parse_behavior_spec("content_filter=maybe", &mut b).unwrap_err();
+        assert!(e.contains("content_filter"), "{e}");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::io::Write as _;
 
+use crate::content::Usage;
+
 /// Append `s` as a JSON string literal (with quotes).
 pub(crate) fn push_json_str(buf: &mut Vec<u8>, s: &str) {
     buf.push(b'"');
@@ -39,17 +41,21 @@ pub(crate) fn push_u64(buf: &mut Vec<u8>, n: u64) {
 }
 
 /// Append the full OpenAI `usage` object.
-pub(crate) fn push_usage(buf: &mut Vec<u8>, prompt: u64, completion: u64) {
+pub(crate) fn push_usage(buf: &mut Vec<u8>, u: &Usage) {
     buf.extend_from_slice(b"{\"prompt_tokens\":");
-    push_u64(buf, prompt);
+    push_u64(buf, u.prompt);
     buf.extend_from_slice(b",\"completion_tokens\":");
-    push_u64(buf, completion);
+    push_u64(buf, u.completion);
     buf.extend_from_slice(b",\"total_tokens\":");
-    push_u64(buf, prompt + completion);
+    push_u64(buf, u.prompt.saturating_add(u.completion));
+    buf.extend_from_slice(b",\"prompt_tokens_details\":{\"cached_tokens\":");
+    push_u64(buf, u.cached);
     buf.extend_from_slice(
-        b",\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},\
-\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,\
-\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}",
+        b",\"audio_tokens\":0},\"completion_tokens_details\":{\"reasoning_tokens\":",
+    );
+    push_u64(buf, u.reasoning);
+    buf.extend_from_slice(
+        b",\"audio_tokens\":0,\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}",
     );
 }
 
@@ -77,9 +83,17 @@ mod tests {
     #[test]
     fn usage_is_valid_json() {
         let mut buf = Vec::new();
-        push_usage(&mut buf, 3, 4);
+        let u = Usage {
+            prompt: 3,
+            completion: 4,
+            reasoning: 2,
+            cached: 1,
+        };
+        push_usage(&mut buf, &u);
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(v["total_tokens"], 7);
+        assert_eq!(v["prompt_tokens_details"]["cached_tokens"], 1);
+        assert_eq!(v["completion_tokens_details"]["reasoning_tokens"], 2);
         assert_eq!(
             v["completion_tokens_details"]["rejected_prediction_tokens"],
             0

@@ -1,63 +1,72 @@
-//! Server-sent-events body of a streaming chat completion.
+//! The streaming driver shared by every format: pacing (`ttft_ms`, `delay_ms`), aborts
+//! (`drop_after`), in-stream errors (`stream_error`) and request tracking. Each format
+//! supplies an [`Encoder`] that turns tokens into its own framing.
 
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue, Response};
 
-use crate::chat::{sleep, word};
-use crate::json::{push_json_str, push_u64, push_usage};
+use crate::behavior::{Behavior, StreamErrorKind};
+use crate::content::Reply;
+use crate::handler::sleep;
 use crate::state::{Outcome, RequestGuard};
 
-/// Everything the stream needs, owned.
-pub(crate) struct StreamPlan {
-    /// `data: {"id":..,"object":"chat.completion.chunk",..,"choices":[`
-    pub(crate) prefix: Vec<u8>,
-    pub(crate) tokens: u32,
-    pub(crate) finish_reason: &'static str,
-    pub(crate) include_usage: bool,
-    pub(crate) prompt_tokens: u64,
-    pub(crate) ttft: Duration,
-    pub(crate) inter_token: Duration,
-    pub(crate) drop_after: Option<u32>,
-}
-
-/// The shared start of every chunk event, up to and including `"choices":[`.
-pub(crate) fn chunk_prefix(id: u64, created: u64, model: &str) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(192 + model.len());
-    buf.extend_from_slice(b"data: {\"id\":\"chatcmpl-mock-");
-    push_u64(&mut buf, id);
-    buf.extend_from_slice(b"\",\"object\":\"chat.completion.chunk\",\"created\":");
-    push_u64(&mut buf, created);
-    buf.extend_from_slice(b",\"model\":");
-    push_json_str(&mut buf, model);
-    buf.extend_from_slice(
-        b",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_mock\",\"choices\":[",
+/// Writes one format's stream events.
+pub(crate) trait Encoder: Send + 'static {
+    /// Events sent at once with the response headers, before the first token.
+    fn start(&mut self, reply: &Reply, out: &mut Vec<u8>);
+    /// Events carrying token `i` (and any block boundaries before it).
+    fn token(&mut self, reply: &Reply, i: u32, out: &mut Vec<u8>);
+    /// Events after the last token (finish reason, usage, terminator).
+    fn finish(&mut self, reply: &Reply, out: &mut Vec<u8>);
+    /// The format's in-stream error; the stream ends right after it.
+    fn error(
+        &mut self,
+        reply: &Reply,
+        kind: StreamErrorKind,
+        message: Option<&str>,
+        out: &mut Vec<u8>,
     );
-    buf
 }
 
-const ROLE_CHOICE: &[u8] = b"{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}]";
-const CONTENT_OPEN: &[u8] = b"{\"index\":0,\"delta\":{\"content\":\"";
-const CONTENT_CLOSE: &[u8] = b"\"},\"logprobs\":null,\"finish_reason\":null}]";
-const FINISH_OPEN: &[u8] = b"{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"";
-const FINISH_CLOSE: &[u8] = b"\"}]";
-const END_WITH_NULL_USAGE: &[u8] = b",\"usage\":null}\n\n";
-const END_PLAIN: &[u8] = b"}\n\n";
-const DONE: &[u8] = b"data: [DONE]\n\n";
+/// The stream knobs of one request.
+pub(crate) struct Pacing {
+    ttft: Duration,
+    inter_token: Duration,
+    drop_after: Option<u32>,
+    stream_error: Option<StreamErrorKind>,
+    error_message: Option<String>,
+}
+
+impl Pacing {
+    pub(crate) fn new(b: &Behavior) -> Self {
+        Self {
+            ttft: b.ttft,
+            inter_token: b.inter_token,
+            drop_after: b.drop_after,
+            stream_error: b.stream_error,
+            error_message: b.error_message.clone(),
+        }
+    }
+
+    /// The token before which the in-stream error comes (`drop_after`, else 0).
+    fn error_at(&self) -> u32 {
+        self.drop_after.unwrap_or(0)
+    }
+}
 
 #[derive(Clone, Copy)]
 enum Phase {
-    Role,
-    /// Next content chunk index.
-    Content(u32),
-    Usage,
-    Done,
+    Start,
+    /// Next token index.
+    Token(u32),
     End,
 }
 
-struct Sse {
-    plan: StreamPlan,
+struct Driver<E> {
+    enc: E,
+    reply: Reply,
+    pacing: Pacing,
     phase: Phase,
     /// Held until the stream ends; dropping it early counts as a cancellation.
     guard: Option<RequestGuard>,
@@ -65,111 +74,84 @@ struct Sse {
 
 type Item = Result<Bytes, std::io::Error>;
 
-impl Sse {
-    fn event(&self, parts: &[&[u8]]) -> Bytes {
-        let end = if self.plan.include_usage {
-            END_WITH_NULL_USAGE
-        } else {
-            END_PLAIN
-        };
-        let len = self.plan.prefix.len() + parts.iter().map(|p| p.len()).sum::<usize>() + end.len();
-        let mut buf = Vec::with_capacity(len);
-        buf.extend_from_slice(&self.plan.prefix);
-        for p in parts {
-            buf.extend_from_slice(p);
-        }
-        buf.extend_from_slice(end);
-        Bytes::from(buf)
-    }
-
-    fn usage_event(&self) -> Bytes {
-        let mut buf = Vec::with_capacity(self.plan.prefix.len() + 320);
-        buf.extend_from_slice(&self.plan.prefix);
-        buf.extend_from_slice(b"],\"usage\":");
-        push_usage(
-            &mut buf,
-            self.plan.prompt_tokens,
-            u64::from(self.plan.tokens),
-        );
-        buf.extend_from_slice(b"}\n\n");
-        Bytes::from(buf)
-    }
-
+impl<E: Encoder> Driver<E> {
     fn finish(&mut self, outcome: Outcome) {
         if let Some(mut g) = self.guard.take() {
             g.finish(outcome);
         }
     }
 
+    fn emit_error(&mut self, out: &mut Vec<u8>) {
+        if let Some(kind) = self.pacing.stream_error {
+            let msg = self.pacing.error_message.as_deref();
+            self.enc.error(&self.reply, kind, msg, out);
+        }
+        self.phase = Phase::End;
+        self.finish(Outcome::Aborted);
+    }
+
     async fn step(mut self) -> Option<(Item, Self)> {
-        let item = match self.phase {
-            Phase::Role => {
-                self.phase = Phase::Content(0);
-                self.event(&[ROLE_CHOICE])
-            }
-            Phase::Content(i) if i < self.plan.tokens => {
-                let delay = if i == 0 {
-                    self.plan.ttft
-                } else {
-                    self.plan.inter_token
-                };
-                if self.plan.drop_after == Some(i) {
-                    // Let the server flush what was already produced, then abort.
-                    if delay.is_zero() {
-                        tokio::task::yield_now().await;
-                    } else {
-                        tokio::time::sleep(delay).await;
-                    }
-                    self.phase = Phase::End;
-                    self.finish(Outcome::Aborted);
-                    let err = std::io::Error::other("mock provider: drop_after reached");
-                    return Some((Err(err), self));
+        loop {
+            let mut out = Vec::with_capacity(256);
+            match self.phase {
+                Phase::Start => {
+                    self.enc.start(&self.reply, &mut out);
+                    self.phase = Phase::Token(0);
                 }
-                sleep(delay).await;
-                self.phase = Phase::Content(i + 1);
-                self.event(&[CONTENT_OPEN, word(i).as_bytes(), CONTENT_CLOSE])
+                Phase::Token(i) if i < self.reply.token_count() => {
+                    let delay = if i == 0 {
+                        self.pacing.ttft
+                    } else {
+                        self.pacing.inter_token
+                    };
+                    if self.pacing.stream_error.is_some() && self.pacing.error_at() == i {
+                        sleep(delay).await;
+                        self.emit_error(&mut out);
+                    } else if self.pacing.drop_after == Some(i) {
+                        // Let the server flush what was already produced, then abort.
+                        if delay.is_zero() {
+                            tokio::task::yield_now().await;
+                        } else {
+                            tokio::time::sleep(delay).await;
+                        }
+                        self.phase = Phase::End;
+                        self.finish(Outcome::Aborted);
+                        let err = std::io::Error::other("mock provider: drop_after reached");
+                        return Some((Err(err), self));
+                    } else {
+                        sleep(delay).await;
+                        self.enc.token(&self.reply, i, &mut out);
+                        self.phase = Phase::Token(i + 1);
+                    }
+                }
+                Phase::Token(_) => {
+                    if self.pacing.stream_error.is_some() {
+                        // `drop_after` at or past the end: the error replaces the finish.
+                        self.emit_error(&mut out);
+                    } else {
+                        self.enc.finish(&self.reply, &mut out);
+                        self.phase = Phase::End;
+                        self.finish(Outcome::Completed);
+                    }
+                }
+                Phase::End => return None,
             }
-            Phase::Content(_) => {
-                self.phase = if self.plan.include_usage {
-                    Phase::Usage
-                } else {
-                    Phase::Done
-                };
-                self.event(&[
-                    FINISH_OPEN,
-                    self.plan.finish_reason.as_bytes(),
-                    FINISH_CLOSE,
-                ])
+            // Encoders may have nothing to say for a token (e.g. hidden reasoning).
+            if !out.is_empty() {
+                return Some((Ok(Bytes::from(out)), self));
             }
-            Phase::Usage => {
-                self.phase = Phase::Done;
-                self.usage_event()
-            }
-            Phase::Done => {
-                self.phase = Phase::End;
-                self.finish(Outcome::Completed);
-                Bytes::from_static(DONE)
-            }
-            Phase::End => return None,
-        };
-        Some((Ok(item), self))
+        }
     }
 }
 
-/// The `text/event-stream` response; `guard` lives as long as the body.
-pub(crate) fn response(plan: StreamPlan, guard: RequestGuard) -> Response<Body> {
-    let sse = Sse {
-        plan,
-        phase: Phase::Role,
+/// The streaming body; `guard` lives as long as the body.
+pub(crate) fn body<E: Encoder>(enc: E, reply: Reply, pacing: Pacing, guard: RequestGuard) -> Body {
+    let driver = Driver {
+        enc,
+        reply,
+        pacing,
+        phase: Phase::Start,
         guard: Some(guard),
     };
-    let body = Body::from_stream(futures_util::stream::unfold(sse, Sse::step));
-    let mut resp = Response::new(body);
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    resp
+    Body::from_stream(futures_util::stream::unfold(driver, Driver::step))
 }

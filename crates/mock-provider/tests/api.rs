@@ -101,8 +101,12 @@ async fn prompt_tokens_count_parts() {
         .await
         .unwrap();
     assert_eq!(v["usage"]["prompt_tokens"], 8 + 2);
-    assert_eq!(v["usage"]["completion_tokens"], 2);
-    assert_eq!(v["choices"][0]["message"]["content"], "Hello from");
+    // The image is acknowledged before the `tokens` words: "I", " see", " 1", " image."
+    assert_eq!(v["usage"]["completion_tokens"], 4 + 2);
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "I see 1 image. Hello from"
+    );
 }
 
 #[tokio::test]

@@ -1,9 +1,10 @@
 //! OpenAI-shaped error responses.
 
 use axum::body::Body;
-use axum::http::{header, HeaderName, HeaderValue, Response, StatusCode};
+use axum::http::{Response, StatusCode};
 
 use crate::behavior::Behavior;
+use crate::http::{json_response, retry_headers, status_code};
 use crate::json::push_json_str;
 
 /// `{"error":{"message":..,"type":..,"param":..,"code":..}}` as bytes.
@@ -31,16 +32,6 @@ fn push_opt(buf: &mut Vec<u8>, v: Option<&str>) {
         Some(v) => push_json_str(buf, v),
         None => buf.extend_from_slice(b"null"),
     }
-}
-
-pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
 }
 
 /// An OpenAI-shaped error response.
@@ -71,7 +62,7 @@ pub(crate) fn bad_request(
 
 /// The injected fault response for `behavior.status`.
 pub(crate) fn fault_response(status: u16, behavior: &Behavior, model: &str) -> Response<Body> {
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let code = status_code(status);
     let model_msg;
     let (message, kind, err_code): (&str, &str, Option<&str>) = match status {
         400 => (
@@ -118,17 +109,6 @@ pub(crate) fn fault_response(status: u16, behavior: &Behavior, model: &str) -> R
     };
     let message = behavior.error_message.as_deref().unwrap_or(message);
     let mut resp = error_response(code, message, kind, None, err_code);
-    let headers = resp.headers_mut();
-    if let Some(ra) = &behavior.retry_after {
-        if let Ok(v) = HeaderValue::from_str(ra) {
-            headers.insert(header::RETRY_AFTER, v);
-        }
-    }
-    if let Some(ms) = behavior.retry_after_ms {
-        headers.insert(
-            HeaderName::from_static("retry-after-ms"),
-            HeaderValue::from(ms),
-        );
-    }
+    retry_headers(&mut resp, behavior);
     resp
 }
