@@ -3,6 +3,7 @@
 The binary comes from $SWITCHYARD_BIN, else target/debug/switchyard (built by scripts/test).
 """
 
+import json
 import os
 import re
 import subprocess
@@ -102,3 +103,74 @@ def client(gateway):
 
     # No SDK retries: each test sees exactly the gateway's answer.
     return OpenAI(base_url=f"http://{gateway.addr}/v1", api_key=MASTER_KEY, max_retries=0)
+
+
+def service_account(tmp: Path, token_uri: str) -> Path:
+    """A service-account file for Vertex whose token endpoint is the mock's.
+
+    The RSA key is made here (openssl): the gateway signs its token request with it.
+    """
+    key = subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    path = tmp / "service-account.json"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "e2e-project",
+                "private_key_id": "e2e",
+                "private_key": key,
+                "client_email": "e2e@e2e-project.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": token_uri,
+            }
+        )
+    )
+    return path
+
+
+# One public model per provider kind, all served by the mock in that kind's wire format.
+PROVIDER_MODELS = ["via-openai", "via-anthropic", "via-gemini", "via-vertex", "via-azure", "via-bedrock", "via-mistral"]
+
+
+@pytest.fixture(scope="session")
+def providers_gateway(mock):
+    tmp = Path(tempfile.mkdtemp(prefix="switchyard-e2e-providers-"))
+    sa = service_account(tmp, f"http://{mock.addr}/token")
+    config = tmp / "switchyard.yaml"
+    m = mock.addr
+    config.write_text(
+        f"""
+master_key: {MASTER_KEY}
+providers:
+  openai: {{kind: openai_compatible, base_url: "http://{m}/v1", api_key: sk-up}}
+  anthropic: {{kind: anthropic, base_url: "http://{m}", api_key: sk-ant-up}}
+  gemini: {{kind: gemini, base_url: "http://{m}", api_key: gem-up}}
+  vertex: {{kind: vertex, base_url: "http://{m}", project: e2e-project, location: us-central1, credentials_file: "{sa}"}}
+  azure: {{kind: azure, base_url: "http://{m}", api_key: az-up}}
+  bedrock: {{kind: bedrock, base_url: "http://{m}", region: us-east-1, access_key_id: AKIDE2E, secret_access_key: e2e-secret}}
+  mistral: {{kind: mistral, base_url: "http://{m}/usage_on_finish=true/v1", api_key: mi-up}}
+models:
+  - {{name: via-openai, deployments: [{{provider: openai, model: gpt-sim}}]}}
+  - {{name: via-anthropic, deployments: [{{provider: anthropic, model: claude-sim}}]}}
+  - {{name: via-gemini, deployments: [{{provider: gemini, model: gemini-sim}}]}}
+  - {{name: via-vertex, deployments: [{{provider: vertex, model: gemini-sim}}]}}
+  - {{name: via-azure, deployments: [{{provider: azure, model: azure-deployment}}]}}
+  - {{name: via-bedrock, deployments: [{{provider: bedrock, model: "anthropic.claude-sim-v1:0"}}]}}
+  - {{name: via-mistral, deployments: [{{provider: mistral, model: mistral-sim}}]}}
+"""
+    )
+    p = Proc(["serve", "--config", str(config), "--listen", "127.0.0.1:0"], "switchyard listening")
+    yield p
+    p.stop()
+
+
+@pytest.fixture()
+def pclient(providers_gateway):
+    from openai import OpenAI
+
+    return OpenAI(base_url=f"http://{providers_gateway.addr}/v1", api_key=MASTER_KEY, max_retries=0)

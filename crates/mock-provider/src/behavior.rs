@@ -38,6 +38,9 @@ pub struct Behavior {
     pub cached_tokens: Option<u64>,
     /// Simulate a content filter hit on the prompt or on the completion.
     pub content_filter: Option<ContentFilter>,
+    /// OpenAI format: usage on the finish chunk whether or not the client asked, as
+    /// Mistral and Perplexity do (they reject `stream_options`).
+    pub usage_on_finish: bool,
     /// `expires_in` of tokens minted by the fake OAuth2 token endpoint (default 3600).
     pub expires_in: Option<u64>,
 }
@@ -122,6 +125,7 @@ pub const BEHAVIOR_KEYS: &[&str] = &[
     "cached_tokens",
     "content_filter",
     "expires_in",
+    "usage_on_finish",
 ];
 
 impl Behavior {
@@ -194,6 +198,17 @@ impl Behavior {
                 };
             }
             Some("expires_in") => self.expires_in = Some(parse_num(key, value)?),
+            Some("usage_on_finish") => {
+                self.usage_on_finish = match value {
+                    "true" | "1" | "" => true,
+                    "false" | "0" => false,
+                    _ => {
+                        return Err(format!(
+                            "invalid value '{value}' for mock key '{key}': expected true or false"
+                        ))
+                    }
+                }
+            }
             _ => {
                 return Err(format!(
                     "unknown mock key '{key}' (expected one of: {})",

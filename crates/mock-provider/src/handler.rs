@@ -28,6 +28,8 @@ pub(crate) struct Ctx {
     /// The model echoed in the response.
     pub(crate) model: String,
     pub(crate) include_usage: bool,
+    /// OpenAI format: put usage on the finish chunk even unasked (Mistral, Perplexity).
+    pub(crate) usage_on_finish: bool,
     pub(crate) show_reasoning: bool,
     /// The simulated generation time (Bedrock `metrics.latencyMs`).
     pub(crate) latency_ms: u64,
@@ -157,6 +159,7 @@ async fn answer<A: Api>(
             .map_or(0, |d| d.as_secs()),
         model: model.unwrap_or_default(),
         include_usage: summary.include_usage,
+        usage_on_finish: behavior.usage_on_finish,
         show_reasoning: summary.show_reasoning,
         latency_ms: u64::try_from(generation.as_millis()).unwrap_or(u64::MAX),
     };

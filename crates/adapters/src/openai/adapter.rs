@@ -1,6 +1,7 @@
 //! The OpenAI Chat Completions provider adapter over the canonical model (used when
 //! the client's format is not OpenAI's; same-format traffic takes the fast path).
 
+use super::presets::Quirks;
 use super::request_encode::encode_request;
 use super::response::decode_response;
 use super::stream::OpenAiStreamDecoder;
@@ -18,6 +19,9 @@ pub struct OpenAiAdapter {
     /// Send assistant thinking back as `reasoning_content` (DeepSeek-style hosts).
     /// OpenAI itself rejects the field, so this is off for the `openai` kind.
     pub reasoning_content: bool,
+    /// The host's deviations from OpenAI (renamed and rejected fields, no
+    /// `stream_options`), applied to the encoded body as on the fast path.
+    pub quirks: Option<(Quirks, &'static str)>,
 }
 
 impl ChatAdapter for OpenAiAdapter {
@@ -31,6 +35,25 @@ impl ChatAdapter for OpenAiAdapter {
         target: &Target<'_>,
     ) -> Result<UpstreamRequest, AdapterError> {
         let body = encode_request(request, target.upstream_model, self.reasoning_content);
+        let body = match &self.quirks {
+            Some((quirks, provider)) if *quirks != Quirks::NONE => {
+                let peek = super::fastpath::peek(&body).map_err(|e| {
+                    AdapterError::BadResponse(format!(
+                        "re-reading the encoded request: {}",
+                        e.message
+                    ))
+                })?;
+                if !request.drop_params {
+                    peek.check(quirks, provider)
+                        .map_err(|e| AdapterError::Unsupported {
+                            param: e.param.unwrap_or_default(),
+                            message: e.message,
+                        })?;
+                }
+                peek.upstream_body_with(target.upstream_model, quirks)
+            }
+            _ => body,
+        };
         Ok(super::chat_request(target, Bytes::from(body)))
     }
 
@@ -89,6 +112,7 @@ mod tests {
         for (flag, thinking) in [(false, None), (true, Some("t"))] {
             let a = OpenAiAdapter {
                 reasoning_content: flag,
+                quirks: None,
             };
             assert_eq!(a.wire_format(), WireFormat::OpenAiChat);
             let up = a.build_request(&req, &target).unwrap();
@@ -121,5 +145,47 @@ mod tests {
             br#"{"error":{"message":"slow down","code":"rate_limit_exceeded"}}"#,
         );
         assert_eq!((e.class, e.status), (ErrorClass::RateLimit, Some(429)));
+    }
+
+    /// A host's quirks hold on the canonical path too: Mistral gets `random_seed`,
+    /// `max_tokens` and no `stream_options`; a field it rejects is refused by name.
+    #[test]
+    fn quirks_apply_to_encoded_requests() {
+        let mistral = super::super::presets::preset("mistral").unwrap();
+        let a = OpenAiAdapter {
+            reasoning_content: false,
+            quirks: Some((mistral.quirks, mistral.display)),
+        };
+        let target = Target {
+            base_url: "https://api.mistral.ai/v1",
+            api_key: Some("k"),
+            organization: None,
+            upstream_model: "mistral-large-latest",
+        };
+        let mut req = ChatRequest {
+            model: "m".into(),
+            messages: vec![Message::text(Role::User, "hi")],
+            seed: Some(7),
+            max_tokens: Some(9),
+            stream: true,
+            ..ChatRequest::default()
+        };
+        let body: Value =
+            serde_json::from_slice(&a.build_request(&req, &target).unwrap().body).unwrap();
+        assert_eq!(body["random_seed"], 7);
+        assert_eq!(body["max_tokens"], 9);
+        assert!(body.get("seed").is_none() && body.get("stream_options").is_none());
+        assert!(body.get("max_completion_tokens").is_none());
+
+        req.extra
+            .insert("logit_bias".into(), serde_json::json!({"1": 1}));
+        match a.build_request(&req, &target) {
+            Err(AdapterError::Unsupported { param, .. }) => assert_eq!(param, "logit_bias"),
+            other => panic!("{other:?}"),
+        }
+        req.drop_params = true;
+        let body: Value =
+            serde_json::from_slice(&a.build_request(&req, &target).unwrap().body).unwrap();
+        assert!(body.get("logit_bias").is_none());
     }
 }

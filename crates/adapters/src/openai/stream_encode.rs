@@ -90,8 +90,8 @@ struct FunctionDeltaOut<'a> {
 }
 
 impl OpenAiStreamEncoder {
-    /// `public_model` is the model as the client named it; `include_usage` is the
-    /// client's `stream_options.include_usage`.
+    /// `model` names the model until a `Start` names the one that answered;
+    /// `include_usage` is the client's `stream_options.include_usage`.
     pub fn new(public_model: &str, include_usage: bool) -> Self {
         OpenAiStreamEncoder {
             model: public_model.to_string(),
@@ -113,10 +113,15 @@ impl OpenAiStreamEncoder {
         let (index, delta, finish_reason) = match chunk {
             ChatChunk::Start {
                 id,
+                model,
                 created,
                 system_fingerprint,
-                ..
             } => {
+                // The model that answered, as the provider named it, like OpenAI's
+                // resolved snapshot and like the same-format fast path.
+                if !model.is_empty() {
+                    self.model.clone_from(model);
+                }
                 self.id.clone_from(id);
                 self.created = *created;
                 self.system_fingerprint.clone_from(system_fingerprint);
@@ -373,7 +378,8 @@ mod tests {
                 assert_eq!(e["id"], "chatcmpl-1");
                 assert_eq!(e["object"], "chat.completion.chunk");
                 assert_eq!(e["created"], 42);
-                assert_eq!(e["model"], "general");
+                // The model that answered (named by `Start`), not the public name.
+                assert_eq!(e["model"], "claude-x");
                 assert_eq!(e["system_fingerprint"], "fp_1", "on every chunk");
             }
             let deltas: Vec<&Value> = rest.iter().map(|e| &e["choices"][0]["delta"]).collect();
@@ -476,7 +482,7 @@ mod tests {
             .collect();
         want[0] = ChatChunk::Start {
             id: "chatcmpl-1".into(),
-            model: "general".into(),
+            model: "claude-x".into(),
             created: 42,
             system_fingerprint: Some("fp_1".into()),
         };
@@ -614,7 +620,7 @@ mod tests {
             .map(|c| match c {
                 ChatChunk::Start { .. } => ChatChunk::Start {
                     id: "c".into(),
-                    model: "m".into(),
+                    model: "x".into(),
                     created: 1,
                     system_fingerprint: None,
                 },

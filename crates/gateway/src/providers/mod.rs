@@ -71,7 +71,7 @@ pub fn access(
     keys: &[String],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Access, String> {
-    let openai_like = |quirks: Quirks, default_base: Option<&str>, display| {
+    let openai_like = |quirks: Quirks, default_base: Option<&str>, display: &'static str| {
         let base_url = p
             .base_url
             .clone()
@@ -85,6 +85,7 @@ pub fn access(
         Ok::<Access, String>(Access {
             adapter: Arc::new(OpenAiAdapter {
                 reasoning_content: quirks.reasoning_content,
+                quirks: Some((quirks, display)),
             }),
             fast: Some(FastPath {
                 quirks,

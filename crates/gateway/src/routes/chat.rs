@@ -84,10 +84,15 @@ pub async fn chat_completions(
     );
     let inflight = InflightGuard::new(&st, &deployment);
 
-    let Some(fast) = &provider.fast else {
-        // Another wire format: translate through the canonical model.
-        drop(peek);
-        return translated(&st, &rid, bytes, deployment, log, inflight, started).await;
+    // Another wire format goes through the canonical model; so do streams from hosts
+    // that reject `stream_options` (their usage comes unasked on a content chunk, and
+    // the canonical encoder puts it where an OpenAI client looks for it).
+    let fast = match &provider.fast {
+        Some(fast) if !peek.stream || fast.quirks.stream_options => fast,
+        _ => {
+            drop(peek);
+            return translated(&st, &rid, bytes, deployment, log, inflight, started).await;
+        }
     };
     if let Err(e) = peek.check(&fast.quirks, provider.display) {
         let e = ApiError::bad_request(e.message, e.param);
@@ -200,7 +205,6 @@ async fn translated(
             Ok(Err(e)) => return reject(&mut log, ApiError::bad_request(e.to_string(), None)),
             Err(e) => return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets()),
         };
-    let public_model = request.model;
     let stream = request.stream;
     let include_usage = request.include_usage;
 
@@ -235,7 +239,7 @@ async fn translated(
             resp,
             provider.adapter.stream_decoder(),
             provider.wire,
-            &public_model,
+            &deployment.model,
             include_usage,
             identity,
             deployment.clone(),
@@ -278,11 +282,15 @@ async fn translated(
     if parsed.created == 0 {
         parsed.created = identity.created;
     }
+    if parsed.model.is_empty() {
+        parsed.model = identity.model;
+    }
     log.usage = Some(parsed.usage);
     log.status = status.as_u16();
     log.ttft = Some(started.elapsed());
     drop(inflight);
-    let out = openai::encode_response(&parsed, &public_model);
+    // Named as the provider named the model that answered, as on the fast path.
+    let out = openai::encode_response(&parsed, &parsed.model);
 
     let mut response = Response::new(Body::from(out));
     let h = response.headers_mut();

@@ -91,6 +91,7 @@ mod tests {
             created: 1,
             model: model.to_owned(),
             include_usage: false,
+            usage_on_finish: false,
             show_reasoning: true,
             latency_ms: 0,
         }

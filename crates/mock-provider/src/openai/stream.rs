@@ -58,6 +58,7 @@ fn chunk_prefix(ctx: &Ctx) -> Vec<u8> {
 struct ChatEncoder {
     prefix: Vec<u8>,
     include_usage: bool,
+    usage_on_finish: bool,
     flavor: Flavor,
     id: u64,
     tool_started: bool,
@@ -135,7 +136,13 @@ impl Encoder for ChatEncoder {
         out.extend_from_slice(FINISH_OPEN);
         out.extend_from_slice(finish_reason(reply.finish).as_bytes());
         out.extend_from_slice(FINISH_CLOSE);
-        self.close(out);
+        if self.usage_on_finish && !self.include_usage {
+            out.extend_from_slice(b",\"usage\":");
+            push_usage(out, &reply.usage);
+            out.extend_from_slice(END_PLAIN);
+        } else {
+            self.close(out);
+        }
         if self.include_usage {
             out.extend_from_slice(&self.prefix);
             out.extend_from_slice(b"],\"usage\":");
@@ -202,6 +209,7 @@ pub(crate) fn response(
     let enc = ChatEncoder {
         prefix: chunk_prefix(&ctx),
         include_usage: ctx.include_usage,
+        usage_on_finish: ctx.usage_on_finish,
         flavor,
         id: ctx.id,
         tool_started: false,
