@@ -21,6 +21,18 @@ providers:
     kind: openai_compatible
     base_url: http://{mock}/west/ttft_ms=150,delay_ms=20/v1
     api_key: sim-key-west
+  # The same simulated provider speaking Anthropic's and Bedrock's own wire formats:
+  # OpenAI clients get OpenAI answers, translated.
+  sim-anthropic:
+    kind: anthropic
+    base_url: http://{mock}/anthropic
+    api_key: sim-key-anthropic
+  sim-bedrock:
+    kind: bedrock
+    base_url: http://{mock}/bedrock
+    region: us-east-1
+    access_key_id: AKIDSWITCHYARDDEMO
+    secret_access_key: demo-secret
 models:
   - name: gpt-4o-mini
     deployments:
@@ -35,6 +47,14 @@ models:
       - provider: sim-west
         model: sim-large
         timeout: 30s
+  - name: claude-sonnet
+    deployments:
+      - provider: sim-anthropic
+        model: claude-sim
+  - name: bedrock-claude
+    deployments:
+      - provider: sim-bedrock
+        model: anthropic.claude-sim-v1:0
 "#
     )
 }
@@ -85,7 +105,8 @@ fn banner(addr: &str, key: &str, config: &str, mock: &str) -> String {
         r#"
 Switchyard demo is running on http://{addr}
   simulated provider: http://{mock}   config: {config}
-  models: gpt-4o-mini (two simulated deployments, weighted 3:1), slow-stream
+  models: gpt-4o-mini (two simulated deployments, weighted 3:1), slow-stream,
+          claude-sonnet (Anthropic wire format), bedrock-claude (Bedrock, SigV4)
 
 Try it with curl:
 

@@ -328,7 +328,7 @@ fn demo_runs_offline_with_no_keys() {
     let mut demo = Proc::start(cmd, "switchyard listening");
     block_on(async {
         let http = reqwest::Client::new();
-        for model in ["gpt-4o-mini", "slow-stream"] {
+        for model in ["gpt-4o-mini", "slow-stream", "claude-sonnet", "bedrock-claude"] {
             let r = http
                 .post(demo.url("/v1/chat/completions"))
                 .bearer_auth("sk-switchyard-demo")

@@ -11,6 +11,8 @@ pub mod request_encode;
 pub mod response;
 pub mod stream;
 pub mod stream_encode;
+#[cfg(test)]
+mod stream_props;
 pub mod usage;
 
 pub use adapter::OpenAiAdapter;
