@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchyard_config::{Config, ConfigError};
 use switchyard_gateway::catalog::{zero_config, Catalog};
+use switchyard_gateway::providers::Auth;
 use switchyard_gateway::Gateway;
 use switchyard_mock_provider::{Behavior, MockConfig};
 use switchyard_store::{redact_url, Store};
@@ -174,11 +175,16 @@ pub fn describe(config: &Config, catalog: &Catalog) -> String {
     for p in providers {
         let _ = writeln!(
             out,
-            "  {:<16} kind={:<18} base_url={} keys={}",
+            "  {:<16} kind={:<18} base_url={} auth={}",
             p.name,
             p.kind.as_str(),
             p.base_url,
-            p.key_count()
+            match &p.auth {
+                Auth::Keys => format!("{} key(s)", p.key_count()),
+                Auth::Bearer(_) => "bearer token".to_string(),
+                Auth::SigV4(s) => format!("AWS SigV4 ({})", s.region()),
+                Auth::Google(_) => "Google OAuth".to_string(),
+            }
         );
     }
     let _ = writeln!(out, "models ({}):", catalog.order.len());

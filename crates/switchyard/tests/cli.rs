@@ -181,7 +181,7 @@ fn check_prints_the_catalog() {
     );
     assert!(stdout.contains("general"), "{stdout}");
     assert!(stdout.contains("sim/sim-model"), "{stdout}");
-    assert!(stdout.contains("keys=1"), "{stdout}");
+    assert!(stdout.contains("auth=1 key(s)"), "{stdout}");
     assert!(
         !stdout.contains("sim-key") && !stdout.contains("sk-secret-master"),
         "no secrets: {stdout}"
@@ -328,7 +328,12 @@ fn demo_runs_offline_with_no_keys() {
     let mut demo = Proc::start(cmd, "switchyard listening");
     block_on(async {
         let http = reqwest::Client::new();
-        for model in ["gpt-4o-mini", "slow-stream", "claude-sonnet", "bedrock-claude"] {
+        for model in [
+            "gpt-4o-mini",
+            "slow-stream",
+            "claude-sonnet",
+            "bedrock-claude",
+        ] {
             let r = http
                 .post(demo.url("/v1/chat/completions"))
                 .bearer_auth("sk-switchyard-demo")
