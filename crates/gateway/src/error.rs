@@ -138,30 +138,49 @@ impl ApiError {
                 Some("upstream_connection_error"),
                 format!("Could not reach the upstream deployment {deployment}: {message}"),
             ),
-            _ => match e.status {
-                Some(s @ 400..=499) => ApiError {
-                    status: StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
+            ErrorClass::Server => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                Some("upstream_error"),
+                format!(
+                    "The upstream deployment {deployment} failed{}: {message}",
+                    e.status
+                        .map(|s| format!(" with HTTP {s}"))
+                        .unwrap_or_default()
+                ),
+            ),
+            class => {
+                // A client-side class: the upstream's own 4xx status when it answered
+                // with one, else the contract's status for the class (errors inside a
+                // stream, or raised by the gateway's own provider auth, have none).
+                let status = match e.status {
+                    Some(s @ 400..=499) => s,
+                    _ => class_status(class),
+                };
+                let code = e.code.clone().or_else(|| match class {
+                    ErrorClass::ContextWindow => Some("context_length_exceeded".to_string()),
+                    ErrorClass::ContentPolicy => Some("content_policy_violation".to_string()),
+                    _ => None,
+                });
+                // A status-less error did not come as the upstream's own answer: say
+                // which deployment it concerns.
+                let message = if e.status.is_some() {
+                    message
+                } else {
+                    format!("The upstream deployment {deployment}: {message}")
+                };
+                ApiError {
+                    status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
                     message,
                     kind: e
                         .kind
                         .clone()
-                        .unwrap_or_else(|| default_kind(s).to_string()),
-                    code: e.code.clone(),
+                        .unwrap_or_else(|| default_kind(status).to_string()),
+                    code,
                     param: e.param.clone(),
                     retry_after: None,
-                },
-                status => ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    "upstream_error",
-                    Some("upstream_error"),
-                    format!(
-                        "The upstream deployment {deployment} failed{}: {message}",
-                        status
-                            .map(|s| format!(" with HTTP {s}"))
-                            .unwrap_or_default()
-                    ),
-                ),
-            },
+                }
+            }
         };
         err.retry_after = retry_after;
         err
@@ -178,6 +197,19 @@ impl ApiError {
             },
         })
         .unwrap_or_default()
+    }
+}
+
+/// The contract's status of a client-side error class.
+fn class_status(class: ErrorClass) -> u16 {
+    match class {
+        ErrorClass::Auth => 401,
+        ErrorClass::PermissionDenied => 403,
+        ErrorClass::NotFound => 404,
+        ErrorClass::RateLimit => 429,
+        ErrorClass::Timeout => 504,
+        ErrorClass::Server | ErrorClass::Connection => 502,
+        ErrorClass::BadRequest | ErrorClass::ContextWindow | ErrorClass::ContentPolicy => 400,
     }
 }
 

@@ -51,7 +51,10 @@ fn recordings() -> Vec<Vec<u8>> {
         "azure/vercel_azure_chat_stream_content_filter.chunks.jsonl",
     ] {
         let mut body = Vec::new();
-        for line in fixture(rel).split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        for line in fixture(rel)
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
             body.extend_from_slice(b"data: ");
             body.extend_from_slice(line);
             body.extend_from_slice(b"\n\n");
@@ -59,9 +62,10 @@ fn recordings() -> Vec<Vec<u8>> {
         body.extend_from_slice(b"data: [DONE]\n\n");
         bodies.push(body);
     }
-    let doc: serde_json::Value =
-        serde_yaml_ng::from_slice(&fixture("openai/pydanticai_test_openai_moderation_stream.yaml"))
-            .unwrap();
+    let doc: serde_json::Value = serde_yaml_ng::from_slice(&fixture(
+        "openai/pydanticai_test_openai_moderation_stream.yaml",
+    ))
+    .unwrap();
     for i in doc["interactions"].as_array().unwrap() {
         if let Some(s) = i["response"]["body"]["string"].as_str() {
             bodies.push(s.as_bytes().to_vec());

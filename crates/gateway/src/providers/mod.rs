@@ -225,11 +225,12 @@ pub fn fast_request(
     provider: &Provider,
     fast: &FastPath,
     upstream_model: &str,
+    key: Option<&str>,
     body: Bytes,
 ) -> UpstreamRequest {
     let key = match &provider.auth {
         Auth::Bearer(token) => Some(token.as_str()),
-        _ => provider.key(),
+        _ => key,
     };
     let target = Target {
         base_url: &provider.base_url,
@@ -245,17 +246,23 @@ pub fn fast_request(
 
 /// Builds a translated upstream request and authenticates it (a minted token, or a
 /// signature over the finished request).
+///
+/// `timeout` bounds a token fetch (a silent token endpoint must not hang the request).
 pub async fn canonical_request(
     provider: &Provider,
     request: &switchyard_adapters::canonical::ChatRequest,
     upstream_model: &str,
+    key: Option<&str>,
+    timeout: std::time::Duration,
 ) -> Result<Result<UpstreamRequest, switchyard_adapters::AdapterError>, UpstreamError> {
     let token;
     let key = match &provider.auth {
-        Auth::Keys => provider.key(),
+        Auth::Keys => key,
         Auth::Bearer(t) => Some(t.as_str()),
         Auth::Google(g) => {
-            token = g.token().await?;
+            token = tokio::time::timeout(timeout, g.token())
+                .await
+                .map_err(|_| crate::upstream::timed_out(timeout))??;
             Some(token.as_str())
         }
         Auth::SigV4(_) => None,

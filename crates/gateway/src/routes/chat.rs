@@ -103,7 +103,8 @@ pub async fn chat_completions(
     // Same format: rewrite the model (and the host's quirks), forward the rest byte
     // for byte.
     let body = Bytes::from(peek.upstream_body_with(&deployment.model, &fast.quirks));
-    let upstream_req = providers::fast_request(provider, fast, &deployment.model, body);
+    let upstream_req =
+        providers::fast_request(provider, fast, &deployment.model, provider.key(), body);
     let skip_prelude = fast.azure.is_some();
     let stream = peek.stream;
     let strip_usage = stream && !peek.include_usage;
@@ -196,15 +197,22 @@ async fn translated(
         Err(e) => return reject(&mut log, ApiError::bad_request(e.message, e.param)),
     };
     drop(bytes);
-    let upstream_req =
-        match providers::canonical_request(provider, &request, &deployment.model).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(AdapterError::Unsupported { param, message })) => {
-                return reject(&mut log, ApiError::bad_request(message, Some(param)))
-            }
-            Ok(Err(e)) => return reject(&mut log, ApiError::bad_request(e.to_string(), None)),
-            Err(e) => return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets()),
-        };
+    let upstream_req = match providers::canonical_request(
+        provider,
+        &request,
+        &deployment.model,
+        provider.key(),
+        deployment.timeout,
+    )
+    .await
+    {
+        Ok(Ok(r)) => r,
+        Ok(Err(AdapterError::Unsupported { param, message })) => {
+            return reject(&mut log, ApiError::bad_request(message, Some(param)))
+        }
+        Ok(Err(e)) => return reject(&mut log, ApiError::bad_request(e.to_string(), None)),
+        Err(e) => return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets()),
+    };
     let stream = request.stream;
     let include_usage = request.include_usage;
 
