@@ -28,6 +28,10 @@ pub struct Config {
     pub models: Vec<ModelConfig>,
     #[serde(default)]
     pub server: ServerConfig,
+    #[serde(default)]
+    pub router: RouterConfig,
+    /// `redis://…`: deployment health shared by every replica.
+    pub redis: Option<String>,
     /// Where the file was read from (not a YAML field).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -203,6 +207,94 @@ pub enum Strategy {
     /// Weighted random over the pool.
     #[default]
     Weighted,
+    /// Fewest requests in flight.
+    LeastBusy,
+    /// Lowest latency (EWMA of time to first token and total), power of two choices.
+    Latency,
+    /// Cheapest for the request's token estimate, by the pricing catalog.
+    Cost,
+    /// In the listed order; the next only when the one before fails or is unavailable.
+    Ordered,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Weighted => "weighted",
+            Strategy::LeastBusy => "least_busy",
+            Strategy::Latency => "latency",
+            Strategy::Cost => "cost",
+            Strategy::Ordered => "ordered",
+        }
+    }
+}
+
+/// Why a request moves on to a fallback model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FallbackReason {
+    RateLimit,
+    ServerError,
+    Timeout,
+    ContextWindow,
+    ContentPolicy,
+}
+
+impl FallbackReason {
+    pub const ALL: [FallbackReason; 5] = [
+        FallbackReason::RateLimit,
+        FallbackReason::ServerError,
+        FallbackReason::Timeout,
+        FallbackReason::ContextWindow,
+        FallbackReason::ContentPolicy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FallbackReason::RateLimit => "rate_limit",
+            FallbackReason::ServerError => "server_error",
+            FallbackReason::Timeout => "timeout",
+            FallbackReason::ContextWindow => "context_window",
+            FallbackReason::ContentPolicy => "content_policy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackConfig {
+    /// The public model to try next.
+    pub model: String,
+    /// The failures it is tried for; all of them when absent.
+    pub on: Option<Vec<FallbackReason>>,
+}
+
+impl FallbackConfig {
+    pub fn reasons(&self) -> Vec<FallbackReason> {
+        self.on
+            .clone()
+            .unwrap_or_else(|| FallbackReason::ALL.to_vec())
+    }
+}
+
+/// Conditional routing: requests with these traits go to another public model.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteIfConfig {
+    pub when: RouteWhen,
+    pub model: String,
+}
+
+/// Every condition given must hold.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteWhen {
+    /// Estimated prompt tokens above this.
+    pub prompt_tokens_over: Option<u64>,
+    pub has_images: Option<bool>,
+    pub has_tools: Option<bool>,
+    /// A tag in the request's `metadata.tags` (body) or `x-switchyard-tags` header.
+    pub tag: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -212,6 +304,12 @@ pub struct ModelConfig {
     #[serde(default)]
     pub strategy: Strategy,
     pub deployments: Vec<DeploymentConfig>,
+    #[serde(default)]
+    pub fallbacks: Vec<FallbackConfig>,
+    /// No first token by then: also try another deployment, take the first to answer.
+    pub hedge_after: Option<HumanDuration>,
+    #[serde(default)]
+    pub route_if: Vec<RouteIfConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -221,8 +319,66 @@ pub struct DeploymentConfig {
     pub model: String,
     #[serde(default = "default_weight")]
     pub weight: u32,
-    /// Upstream timeout for this deployment (overrides `server.timeout`).
+    /// Upstream timeout for this deployment, whole response (overrides `server.timeout`).
     pub timeout: Option<HumanDuration>,
+    /// Time to the first token of a stream (overrides `router.first_token_timeout`).
+    pub first_token_timeout: Option<HumanDuration>,
+    /// The provider's request limit for this deployment, per minute.
+    pub rpm: Option<u64>,
+    /// The provider's token limit for this deployment, per minute.
+    pub tpm: Option<u64>,
+    /// USD per million tokens; overrides the built-in pricing catalog.
+    pub pricing: Option<PricingConfig>,
+}
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricingConfig {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
+    pub cached_input_per_mtok: Option<f64>,
+    pub cache_write_per_mtok: Option<f64>,
+    pub reasoning_per_mtok: Option<f64>,
+}
+
+pub const DEFAULT_RETRIES: u32 = 2;
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(30);
+pub const DEFAULT_ALLOWED_FAILURES: u32 = 3;
+pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+
+/// The attempt loop's settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfig {
+    /// Extra attempts inside a model's pool. Default 2.
+    pub retries: Option<u32>,
+    /// How long a failing deployment is skipped. Default 30s.
+    pub cooldown: Option<HumanDuration>,
+    /// Consecutive failures before cooldown. Default 3.
+    pub allowed_failures: Option<u32>,
+    /// The longest a retry waits (a longer `Retry-After` moves on instead). Default 10s.
+    pub max_retry_wait: Option<HumanDuration>,
+    /// Default time to a stream's first token, before it falls back. Default: the
+    /// deployment's timeout.
+    pub first_token_timeout: Option<HumanDuration>,
+}
+
+impl RouterConfig {
+    pub fn retries(&self) -> u32 {
+        self.retries.unwrap_or(DEFAULT_RETRIES)
+    }
+    pub fn cooldown(&self) -> Duration {
+        self.cooldown.map_or(DEFAULT_COOLDOWN, |d| d.0)
+    }
+    pub fn allowed_failures(&self) -> u32 {
+        self.allowed_failures
+            .unwrap_or(DEFAULT_ALLOWED_FAILURES)
+            .max(1)
+    }
+    pub fn max_retry_wait(&self) -> Duration {
+        self.max_retry_wait.map_or(DEFAULT_MAX_RETRY_WAIT, |d| d.0)
+    }
 }
 
 fn default_weight() -> u32 {
@@ -407,6 +563,88 @@ impl Config {
                 if d.timeout.is_some_and(|t| t.0.is_zero()) {
                     return Err(invalid(dat("timeout"), "timeout must be greater than 0"));
                 }
+                if d.first_token_timeout.is_some_and(|t| t.0.is_zero()) {
+                    return Err(invalid(
+                        dat("first_token_timeout"),
+                        "first_token_timeout must be greater than 0",
+                    ));
+                }
+                if let Some(p) = &d.pricing {
+                    let prices = [
+                        Some(p.input_per_mtok),
+                        Some(p.output_per_mtok),
+                        p.cached_input_per_mtok,
+                        p.cache_write_per_mtok,
+                        p.reasoning_per_mtok,
+                    ];
+                    if prices.iter().flatten().any(|v| !v.is_finite() || *v < 0.0) {
+                        return Err(invalid(
+                            dat("pricing"),
+                            "prices must be finite and not negative",
+                        ));
+                    }
+                }
+            }
+        }
+        self.validate_references()
+    }
+
+    /// Checks that fallbacks and conditional routes name defined models (run after
+    /// every model is known).
+    fn validate_references(&self) -> Result<(), Invalid> {
+        let names: HashSet<&str> = self.models.iter().map(|m| m.name.as_str()).collect();
+        let missing = |name: &str| {
+            let mut known: Vec<&str> = names.iter().copied().collect();
+            known.sort_unstable();
+            format!(
+                "unknown model `{name}`; defined models: {}",
+                known.join(", ")
+            )
+        };
+        for (i, m) in self.models.iter().enumerate() {
+            for (j, f) in m.fallbacks.iter().enumerate() {
+                let at = vec![
+                    Seg::key("models"),
+                    Seg::Index(i),
+                    Seg::key("fallbacks"),
+                    Seg::Index(j),
+                    Seg::key("model"),
+                ];
+                if !names.contains(f.model.as_str()) {
+                    return Err(invalid(at, missing(&f.model)));
+                }
+                if f.model == m.name {
+                    return Err(invalid(at, "a model cannot fall back to itself"));
+                }
+            }
+            for (j, r) in m.route_if.iter().enumerate() {
+                let at = vec![
+                    Seg::key("models"),
+                    Seg::Index(i),
+                    Seg::key("route_if"),
+                    Seg::Index(j),
+                    Seg::key("model"),
+                ];
+                if !names.contains(r.model.as_str()) {
+                    return Err(invalid(at, missing(&r.model)));
+                }
+                if r.model == m.name {
+                    return Err(invalid(at, "a model cannot route to itself"));
+                }
+            }
+            if m.hedge_after.is_some_and(|d| d.0.is_zero()) {
+                return Err(invalid(
+                    vec![Seg::key("models"), Seg::Index(i), Seg::key("hedge_after")],
+                    "hedge_after must be greater than 0",
+                ));
+            }
+        }
+        if let Some(url) = &self.redis {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(invalid(
+                    vec![Seg::key("redis")],
+                    "redis must be a redis:// or rediss:// URL",
+                ));
             }
         }
         Ok(())

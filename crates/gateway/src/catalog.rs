@@ -2,12 +2,17 @@
 //! built once from the config and swapped whole when it changes.
 
 use crate::providers::{Auth, FastPath};
+use crate::router::health::Health;
+use crate::router::limits::Limits;
+use crate::router::Price;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_adapters::{ChatAdapter, WireFormat};
-use switchyard_config::{Config, ProviderConfig, ProviderKind};
+use switchyard_config::{
+    Config, FallbackReason, PricingConfig, ProviderConfig, ProviderKind, RouteIfConfig, Strategy,
+};
 
 /// A configured provider account.
 pub struct Provider {
@@ -17,6 +22,9 @@ pub struct Provider {
     pub base_url: String,
     keys: Vec<String>,
     next_key: AtomicUsize,
+    /// Per key: unix ms until which it is set aside (429: its Retry-After; 401: for
+    /// good, until the config changes). 0 = in use.
+    key_until: Vec<AtomicU64>,
     pub organization: Option<String>,
     /// Translation over the canonical model.
     pub adapter: Arc<dyn ChatAdapter>,
@@ -38,6 +46,30 @@ impl std::fmt::Debug for Provider {
     }
 }
 
+/// The key an attempt uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPick<'a> {
+    /// A keyless provider (a local server), or one authenticated otherwise.
+    Keyless,
+    Key {
+        index: usize,
+        key: &'a str,
+    },
+    /// Every key is set aside; the soonest is back at this unix ms.
+    Exhausted {
+        until_ms: u64,
+    },
+}
+
+impl KeyPick<'_> {
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            KeyPick::Key { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
 impl Provider {
     /// The next key of the pool (round robin); `None` for keyless local servers.
     pub fn key(&self) -> Option<&str> {
@@ -46,6 +78,47 @@ impl Provider {
             1 => Some(&self.keys[0]),
             n => Some(&self.keys[self.next_key.fetch_add(1, Ordering::Relaxed) % n]),
         }
+    }
+
+    /// The next key of the pool that is not set aside (round robin).
+    pub fn pick_key(&self, now_ms: u64) -> KeyPick<'_> {
+        let n = self.keys.len();
+        if n == 0 {
+            return KeyPick::Keyless;
+        }
+        let start = if n == 1 {
+            0
+        } else {
+            self.next_key.fetch_add(1, Ordering::Relaxed)
+        };
+        let mut soonest = u64::MAX;
+        for i in 0..n {
+            let index = (start + i) % n;
+            let until = self.key_until[index].load(Ordering::Acquire);
+            if until <= now_ms {
+                return KeyPick::Key {
+                    index,
+                    key: &self.keys[index],
+                };
+            }
+            soonest = soonest.min(until);
+        }
+        KeyPick::Exhausted { until_ms: soonest }
+    }
+
+    /// Sets key `index` aside until `until_ms` (`u64::MAX`: until the config changes).
+    pub fn set_aside(&self, index: usize, until_ms: u64) {
+        if let Some(slot) = self.key_until.get(index) {
+            slot.fetch_max(until_ms, Ordering::AcqRel);
+        }
+    }
+
+    /// Keys usable now.
+    pub fn keys_available(&self, now_ms: u64) -> usize {
+        self.key_until
+            .iter()
+            .filter(|u| u.load(Ordering::Acquire) <= now_ms)
+            .count()
     }
 
     /// Every secret of this account, for redaction.
@@ -68,10 +141,20 @@ pub struct Deployment {
     pub model: String,
     /// `provider/model`, as reported in `x-switchyard-deployment`.
     pub label: String,
+    /// Position in its public model's pool.
+    pub index: usize,
     pub weight: u32,
+    /// The whole response.
     pub timeout: Duration,
+    /// A stream's first token (after which it is committed to the client).
+    pub first_token_timeout: Duration,
     /// Requests currently in flight on this deployment.
     pub inflight: AtomicI64,
+    pub health: Health,
+    /// The provider's own limits for this deployment.
+    pub limits: Limits,
+    /// For the `cost` strategy; `None` when neither configured nor in the catalog.
+    pub price: Option<Price>,
 }
 
 impl Deployment {
@@ -80,19 +163,39 @@ impl Deployment {
             label: format!("{}/{}", provider.name, model),
             provider,
             model: model.to_string(),
+            index: 0,
             weight,
             timeout,
+            first_token_timeout: timeout,
             inflight: AtomicI64::new(0),
+            health: Health::default(),
+            limits: Limits::default(),
+            price: None,
         }
     }
+
+    pub fn inflight_now(&self) -> i64 {
+        self.inflight.load(Ordering::Relaxed)
+    }
+}
+
+/// A fallback of a public model.
+#[derive(Debug, Clone)]
+pub struct Fallback {
+    pub model: String,
+    pub on: Vec<FallbackReason>,
 }
 
 /// A public model: the name clients use, over a pool of deployments.
 #[derive(Debug)]
 pub struct PublicModel {
     pub name: String,
+    pub strategy: Strategy,
     pub deployments: Vec<Arc<Deployment>>,
     total_weight: u64,
+    pub fallbacks: Vec<Fallback>,
+    pub hedge_after: Option<Duration>,
+    pub route_if: Vec<RouteIfConfig>,
 }
 
 impl PublicModel {
@@ -163,6 +266,7 @@ impl Catalog {
         }
         let mut models = HashMap::new();
         let mut order = Vec::new();
+        let first_token_default = config.router.first_token_timeout.map(|d| d.0);
         for m in &config.models {
             let deployments: Vec<Arc<Deployment>> = m
                 .deployments
@@ -170,9 +274,21 @@ impl Catalog {
                 .filter_map(|d| {
                     let provider = providers.get(&d.provider)?.clone();
                     let timeout = d.timeout.map_or(default_timeout, |t| t.0);
-                    Some(Arc::new(Deployment::new(
-                        provider, &d.model, d.weight, timeout,
-                    )))
+                    let mut dep = Deployment::new(provider, &d.model, d.weight, timeout);
+                    dep.first_token_timeout = d
+                        .first_token_timeout
+                        .map(|t| t.0)
+                        .or(first_token_default)
+                        .unwrap_or(timeout)
+                        .min(timeout);
+                    dep.limits = Limits::new(d.rpm, d.tpm);
+                    dep.price = price_of(&dep, d.pricing.as_ref());
+                    Some(dep)
+                })
+                .enumerate()
+                .map(|(index, mut dep)| {
+                    dep.index = index;
+                    Arc::new(dep)
                 })
                 .collect();
             let total_weight = deployments.iter().map(|d| u64::from(d.weight)).sum();
@@ -181,8 +297,19 @@ impl Catalog {
                 m.name.clone(),
                 Arc::new(PublicModel {
                     name: m.name.clone(),
+                    strategy: m.strategy,
                     deployments,
                     total_weight,
+                    fallbacks: m
+                        .fallbacks
+                        .iter()
+                        .map(|f| Fallback {
+                            model: f.model.clone(),
+                            on: f.reasons(),
+                        })
+                        .collect(),
+                    hedge_after: m.hedge_after.map(|d| d.0),
+                    route_if: m.route_if.clone(),
                 }),
             );
         }
@@ -226,6 +353,25 @@ impl Catalog {
     }
 }
 
+/// A deployment's price: its `pricing:` override, else the built-in catalog's.
+fn price_of(d: &Deployment, configured: Option<&PricingConfig>) -> Option<Price> {
+    if let Some(p) = configured {
+        return Some(Price {
+            input_per_mtok: p.input_per_mtok,
+            output_per_mtok: p.output_per_mtok,
+        });
+    }
+    catalog_price(d.provider.kind.as_str(), &d.model)
+}
+
+/// The built-in pricing catalog's price of a model.
+fn catalog_price(kind: &str, model: &str) -> Option<Price> {
+    switchyard_pricing::lookup(kind, model).map(|info| Price {
+        input_per_mtok: info.price.input_per_mtok,
+        output_per_mtok: info.price.output_per_mtok,
+    })
+}
+
 fn build_provider(
     name: &str,
     p: &ProviderConfig,
@@ -241,6 +387,7 @@ fn build_provider(
         kind: p.kind,
         wire: access.adapter.wire_format(),
         base_url: access.base_url,
+        key_until: keys.iter().map(|_| AtomicU64::new(0)).collect(),
         keys,
         next_key: AtomicUsize::new(0),
         organization: p.organization.clone(),

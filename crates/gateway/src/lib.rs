@@ -7,6 +7,7 @@ pub mod observe;
 pub mod policy;
 pub mod providers;
 pub mod relay;
+pub mod router;
 pub mod routes;
 pub mod state;
 pub mod translate;
@@ -59,6 +60,7 @@ impl Gateway {
             store,
             sinks: sinks.into(),
             draining: AtomicBool::new(false),
+            router: router::Settings::from_config(&config.router),
         });
         Ok(Gateway {
             state,

@@ -89,6 +89,26 @@ impl RequestLog {
         self.emit();
     }
 
+    /// A record that is never emitted: what a stream attempt writes into before it is
+    /// committed (an attempt that fails before its first token is not the request's
+    /// outcome). [`RequestLog::adopt`] moves what it gathered into the real record.
+    pub fn detached(started: Instant) -> Self {
+        let mut log = RequestLog::new(&Sinks::from(Vec::new()), "", "", "", true, started);
+        log.emitted = true;
+        log
+    }
+
+    /// Takes over the stream figures gathered in a detached record.
+    pub fn adopt(&mut self, from: &RequestLog) {
+        self.usage = from.usage;
+        self.ttft = from.ttft;
+        self.outcome = from.outcome;
+        self.error_class = from.error_class;
+        if from.status != 0 {
+            self.status = from.status;
+        }
+    }
+
     fn emit(&mut self) {
         if self.emitted {
             return;

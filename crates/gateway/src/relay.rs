@@ -17,9 +17,10 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::collections::VecDeque;
 use std::sync::Arc;
+use switchyard_adapters::openai;
 use switchyard_adapters::openai::usage::chunk_usage;
 use switchyard_adapters::sse::{parse_event, SseSplitter};
-use switchyard_adapters::UpstreamError;
+use switchyard_adapters::{ErrorClass, UpstreamError};
 
 type Upstream = http_body_util::BodyDataStream<hyper::body::Incoming>;
 
@@ -33,6 +34,8 @@ pub struct Relay {
     /// label and keys shape (and redact) an error event.
     deployment: Arc<Deployment>,
     saw_done: bool,
+    /// A chunk with model output went by (the stream is then committed to the client).
+    output_seen: bool,
     /// Drop a leading chunk with no choices and no usage (Azure's content-filter
     /// preamble, with an empty id and model), which OpenAI never sends.
     skip_prelude: bool,
@@ -58,6 +61,7 @@ impl Relay {
             strip_usage,
             deployment,
             saw_done: false,
+            output_seen: false,
             skip_prelude: false,
             finished: false,
             log,
@@ -86,48 +90,96 @@ impl Relay {
             if self.finished {
                 return None;
             }
-            match tokio::time::timeout(self.deployment.timeout, self.upstream.next()).await {
-                Ok(Some(Ok(chunk))) => self.on_chunk(chunk),
-                Ok(None) => {
-                    self.finished = true;
-                    if let Some(rest) = self.splitter.take_rest() {
-                        // A last event without its blank line: complete it for the client.
-                        self.on_event(rest);
-                        self.out.push_back(Bytes::from_static(b"\n\n"));
-                    }
-                    self.log.outcome = if self.saw_done {
-                        Outcome::Ok
-                    } else {
-                        Outcome::StreamError
-                    };
-                }
-                Ok(Some(Err(e))) => {
-                    let err = crate::upstream::transport_error(&e, false);
-                    self.fail(err);
-                }
-                Err(_) => self.fail(crate::upstream::timed_out(self.deployment.timeout)),
+            if let Err(e) = self.pull().await {
+                self.fail(e);
             }
         }
     }
 
-    fn on_chunk(&mut self, chunk: Bytes) {
-        let mut events = Vec::new();
-        self.splitter.push(chunk, &mut events);
-        for ev in events {
-            self.on_event(ev);
+    /// Reads and processes one upstream chunk (or the end of the body).
+    async fn pull(&mut self) -> Result<(), UpstreamError> {
+        match tokio::time::timeout(self.deployment.timeout, self.upstream.next()).await {
+            Ok(Some(Ok(chunk))) => self.on_chunk(chunk),
+            Ok(None) => {
+                self.finished = true;
+                if let Some(rest) = self.splitter.take_rest() {
+                    // A last event without its blank line: complete it for the client.
+                    self.on_event(rest)?;
+                    self.out.push_back(Bytes::from_static(b"\n\n"));
+                }
+                self.log.outcome = if self.saw_done {
+                    Outcome::Ok
+                } else {
+                    Outcome::StreamError
+                };
+                Ok(())
+            }
+            Ok(Some(Err(e))) => Err(crate::upstream::transport_error(&e, false)),
+            Err(_) => Err(crate::upstream::timed_out(self.deployment.timeout)),
         }
     }
 
-    fn on_event(&mut self, raw: Bytes) {
+    /// Reads until the first output (or the end) by `deadline`. Until then nothing has
+    /// reached the client, so a failure is returned for the attempt loop to fall back
+    /// on, instead of being written into the stream.
+    pub async fn prime(&mut self, deadline: tokio::time::Instant) -> Result<(), UpstreamError> {
+        while !self.output_seen && !self.finished {
+            match tokio::time::timeout_at(deadline, self.pull()).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    let waited = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    let mut e = crate::upstream::timed_out(waited);
+                    e.message = "no first token in time".to_string();
+                    return Err(e);
+                }
+            }
+        }
+        if self.finished && !self.saw_done && !self.output_seen {
+            return Err(UpstreamError::new(
+                ErrorClass::Connection,
+                None,
+                "the provider's stream ended before its first token",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The request's record, once this stream is the one that serves it.
+    pub fn attach(&mut self, mut log: RequestLog) {
+        log.adopt(&self.log);
+        log.outcome = Outcome::ClientDisconnected;
+        self.log = log;
+    }
+
+    fn on_chunk(&mut self, chunk: Bytes) -> Result<(), UpstreamError> {
+        let mut events = Vec::new();
+        self.splitter.push(chunk, &mut events);
+        for ev in events {
+            self.on_event(ev)?;
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, raw: Bytes) -> Result<(), UpstreamError> {
         let ev = parse_event(&raw);
         let data: &[u8] = &ev.data;
         if std::mem::take(&mut self.skip_prelude) && is_empty_prelude(data) {
-            return;
+            return Ok(());
         }
         if ev.is_done() {
             self.saw_done = true;
         } else {
-            if self.log.ttft.is_none() && carries_output(data) {
+            if !self.output_seen && is_error_event(data) {
+                // Before the first token an in-stream error is a failed attempt.
+                return Err(openai::errors::classify(0, &http::HeaderMap::new(), data)).map_err(
+                    |mut e| {
+                        e.status = None;
+                        e
+                    },
+                );
+            }
+            if !self.output_seen && carries_output(data) {
+                self.output_seen = true;
                 self.log.ttft = Some(self.log.started.elapsed());
             }
             if let Some((usage, trailer)) = chunk_usage(data) {
@@ -136,17 +188,18 @@ impl Relay {
                     None => self.log.usage = Some(usage),
                 }
                 if trailer && self.strip_usage {
-                    return;
+                    return Ok(());
                 }
             }
             if self.strip_usage {
                 if let Some(cleaned) = strip_null_usage(&raw) {
                     self.out.push_back(cleaned);
-                    return;
+                    return Ok(());
                 }
             }
         }
         self.out.push_back(raw);
+        Ok(())
     }
 
     /// Ends the stream with an OpenAI-style error event (the SDKs raise on it).
@@ -171,6 +224,12 @@ impl Drop for Relay {
         }
         // `log` emits itself when dropped; `_inflight` releases its counts.
     }
+}
+
+/// Whether an event is an in-stream error (`{"error": …}`).
+fn is_error_event(data: &[u8]) -> bool {
+    let trimmed = data.trim_ascii_start();
+    trimmed.starts_with(b"{\"error\"")
 }
 
 /// Whether a chunk carries model output (text, reasoning or a tool call), for TTFT.

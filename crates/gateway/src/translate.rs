@@ -96,89 +96,108 @@ impl TranslateRelay {
             if self.finished {
                 return None;
             }
-            match tokio::time::timeout(self.deployment.timeout, self.upstream.next()).await {
-                Ok(Some(Ok(chunk))) => self.on_chunk(chunk),
-                Ok(None) => self.on_end(),
-                Ok(Some(Err(e))) => self.fail(crate::upstream::transport_error(&e, false)),
-                Err(_) => self.fail(crate::upstream::timed_out(self.deployment.timeout)),
+            if let Err(e) = self.pull().await {
+                self.fail(e);
             }
         }
     }
 
-    fn on_chunk(&mut self, chunk: Bytes) {
-        let result = match &mut self.framing {
+    /// Reads and translates one upstream chunk (or the end of the body).
+    async fn pull(&mut self) -> Result<(), UpstreamError> {
+        match tokio::time::timeout(self.deployment.timeout, self.upstream.next()).await {
+            Ok(Some(Ok(chunk))) => self.on_chunk(chunk),
+            Ok(None) => self.on_end(),
+            Ok(Some(Err(e))) => Err(crate::upstream::transport_error(&e, false)),
+            Err(_) => Err(crate::upstream::timed_out(self.deployment.timeout)),
+        }
+    }
+
+    /// Reads until the first output (or the end) by `deadline`; a failure before then
+    /// is returned for the attempt loop to fall back on (see `Relay::prime`).
+    pub async fn prime(&mut self, deadline: tokio::time::Instant) -> Result<(), UpstreamError> {
+        while self.log.ttft.is_none() && !self.finished {
+            match tokio::time::timeout_at(deadline, self.pull()).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    let mut e = crate::upstream::timed_out(std::time::Duration::ZERO);
+                    e.message = "no first token in time".to_string();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The request's record, once this stream is the one that serves it.
+    pub fn attach(&mut self, mut log: RequestLog) {
+        log.adopt(&self.log);
+        log.outcome = if self.finished {
+            Outcome::Ok
+        } else {
+            Outcome::ClientDisconnected
+        };
+        self.log = log;
+    }
+
+    fn on_chunk(&mut self, chunk: Bytes) -> Result<(), UpstreamError> {
+        match &mut self.framing {
             Framing::Sse(splitter) => {
                 let mut events = Vec::new();
                 splitter.push(chunk, &mut events);
-                let mut result = Ok(());
                 for raw in events {
                     let ev = parse_event(&raw);
-                    if let Err(e) = feed(
+                    feed(
                         &mut *self.decoder,
                         StreamEvent::Sse(&ev),
                         &mut self.encoder,
                         &self.identity,
                         &mut self.log,
                         &mut self.out,
-                    ) {
-                        result = Err(e);
-                        break;
-                    }
+                    )?;
                 }
-                result
+                Ok(())
             }
             Framing::EventStream(frames) => {
                 let mut decoded = Vec::new();
-                match frames.push(chunk, &mut decoded) {
-                    Ok(()) => {
-                        let mut result = Ok(());
-                        for frame in &decoded {
-                            if let Err(e) = feed(
-                                &mut *self.decoder,
-                                frame.as_stream_event(),
-                                &mut self.encoder,
-                                &self.identity,
-                                &mut self.log,
-                                &mut self.out,
-                            ) {
-                                result = Err(e);
-                                break;
-                            }
-                        }
-                        result
-                    }
-                    Err(e) => Err(UpstreamError::new(
+                frames.push(chunk, &mut decoded).map_err(|e| {
+                    UpstreamError::new(
                         ErrorClass::Server,
                         None,
                         format!("the provider's event stream is corrupt: {e}"),
-                    )),
+                    )
+                })?;
+                for frame in &decoded {
+                    feed(
+                        &mut *self.decoder,
+                        frame.as_stream_event(),
+                        &mut self.encoder,
+                        &self.identity,
+                        &mut self.log,
+                        &mut self.out,
+                    )?;
                 }
+                Ok(())
             }
-        };
-        if let Err(e) = result {
-            self.fail(e);
         }
     }
 
-    fn on_end(&mut self) {
+    fn on_end(&mut self) -> Result<(), UpstreamError> {
         // A last SSE event without its blank line still counts (Gemini ends that way).
         if let Framing::Sse(splitter) = &mut self.framing {
             if let Some(rest) = splitter.take_rest() {
                 let ev = parse_event(&rest);
-                if let Err(e) = feed(
+                feed(
                     &mut *self.decoder,
                     StreamEvent::Sse(&ev),
                     &mut self.encoder,
                     &self.identity,
                     &mut self.log,
                     &mut self.out,
-                ) {
-                    return self.fail(e);
-                }
+                )?;
             }
         }
         if !self.decoder.is_done() {
-            return self.fail(UpstreamError::new(
+            return Err(UpstreamError::new(
                 ErrorClass::Connection,
                 None,
                 "the provider's stream ended before the response was complete",
@@ -187,6 +206,7 @@ impl TranslateRelay {
         self.finished = true;
         self.log.outcome = Outcome::Ok;
         self.out.push_back(self.encoder.finish());
+        Ok(())
     }
 
     /// Ends the stream with an OpenAI-style error event (the SDKs raise on it).

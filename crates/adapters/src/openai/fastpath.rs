@@ -200,7 +200,10 @@ impl ChatPeek<'_> {
         let mut first = true;
         for (key, value) in &self.fields {
             let key = key.as_ref();
+            // The gateway's own fields: `drop_params`, and `models` (the request's
+            // fallback order) are never forwarded.
             let skip = key == "drop_params"
+                || key == "models"
                 || quirks.unsupported.contains(&key)
                 || (key == "stream_options" && !quirks.stream_options)
                 // A field that another one is renamed onto gives way to it, as

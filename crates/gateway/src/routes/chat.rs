@@ -1,13 +1,40 @@
-//! `POST /v1/chat/completions`.
+//! `POST /v1/chat/completions` and the attempt loop.
 //!
 //! policy (auth) → body (size limit) → peek (validate, read model) → catalog (resolve,
-//! scope) → router (pick a deployment) → adapter (build) → transport → relay.
+//! scope, conditional routing) → **attempt loop** → response.
+//!
+//! The attempt loop, in one place:
+//! 1. **Pool**: the public model's strategy picks a deployment (healthy, under its own
+//!    rpm/tpm, not yet tried by this request when another is left; a deployment whose
+//!    cooldown ended gets one probe request).
+//! 2. **Keys**: the deployment's provider key pool gives the next key not set aside.
+//!    A key answered 429 (set aside for its Retry-After) or 401 (for good) is replaced by
+//!    the next key at once, invisibly to the client.
+//! 3. **Retries**: a retryable failure (rate limit, server, timeout, connection) is
+//!    retried up to `router.retries` times inside the pool, on another deployment when
+//!    one is available, else after a backoff (full jitter, or the provider's
+//!    Retry-After when it asked for no longer than `router.max_retry_wait`). A client
+//!    error (400, context window, content policy, auth) is never retried.
+//! 4. **Health**: each failure counts against its deployment; `allowed_failures` in a
+//!    row (or a high recent error rate) cool it down for `router.cooldown`.
+//! 5. **Fallbacks**: when the pool is exhausted, the model's `fallbacks` for the
+//!    failure's reason are tried in order (or the request's own `models` list), each a
+//!    new pool; no model is visited twice.
+//!
+//! A stream is committed to the client only at its first token: until then an
+//! attempt's failure (an error status, an error event, a dropped connection, no first
+//! token within `first_token_timeout`) moves the loop on. With `hedge_after`, an attempt
+//! without a first token by then races a second deployment; the first to answer wins
+//! and the other is cancelled.
 
-use crate::catalog::Deployment;
+use crate::catalog::{Deployment, KeyPick, Resolved};
 use crate::error::ApiError;
 use crate::observe::{Outcome, RequestLog};
 use crate::providers;
 use crate::relay::Relay;
+use crate::router::health::{now_ms, Transition};
+use crate::router::pick::{pick, Ask};
+use crate::router::{backoff, plan};
 use crate::routes::{read_body, RequestId};
 use crate::state::{AppState, InflightGuard};
 use crate::translate::{StreamIdentity, TranslateRelay};
@@ -17,14 +44,19 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue};
-use std::sync::Arc;
-use std::time::Instant;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use switchyard_adapters::canonical::{ChatRequest, Usage};
+use switchyard_adapters::openai::fastpath::ChatPeek;
 use switchyard_adapters::openai::{self, fastpath, usage};
-use switchyard_adapters::AdapterError;
+use switchyard_adapters::{AdapterError, ErrorClass, UpstreamError};
 
 /// Upstream error bodies larger than this are cut (they are only read for a message).
 const MAX_ERROR_BODY: usize = 256 * 1024;
+/// The output estimate for routing and limits when the request sets no `max_tokens`.
+const DEFAULT_OUTPUT_ESTIMATE: u64 = 1024;
 
 pub async fn chat_completions(
     State(st): State<AppState>,
@@ -44,274 +76,701 @@ pub async fn chat_completions(
     let peek = match fastpath::peek(&bytes) {
         Ok(p) => p,
         Err(e) => {
-            return rejected(
-                &st,
-                &rid,
-                "",
-                ApiError::bad_request(e.message, e.param),
-                started,
-            )
+            let e = ApiError::bad_request(e.message, e.param);
+            return rejected(&st, &rid, "", e, started);
         }
     };
-    let catalog = st.catalog.load();
-    let Some(resolved) = catalog.resolve(&peek.model) else {
-        return rejected(
-            &st,
-            &rid,
-            &peek.model,
-            ApiError::model_not_found(&peek.model),
-            started,
-        );
+    let request_list = match request_fallbacks(&peek, &headers) {
+        Ok(l) => l,
+        Err(e) => return rejected(&st, &rid, &peek.model, e, started),
+    };
+    let catalog = st.catalog.load_full();
+    let Some(mut resolved) = catalog.resolve(&peek.model) else {
+        let e = ApiError::model_not_found(&peek.model);
+        return rejected(&st, &rid, &peek.model, e, started);
     };
     if let Err(e) = st.policy.authorize_model(&principal, &peek.model) {
         return rejected(&st, &rid, &peek.model, e, started);
     }
-    let Some(deployment) = resolved.pick() else {
-        let e = ApiError::unavailable(format!(
-            "model `{}` has no deployment to route to",
-            peek.model
-        ));
-        return rejected(&st, &rid, &peek.model, e, started);
+    let traits = traits(&peek, &headers, bytes.len());
+    let mut serving = peek.model.to_string();
+    // Conditional routing: the first rule whose conditions hold sends the request to
+    // its model (a rule never chains into another model's rules).
+    if let Resolved::Public(m) = &resolved {
+        if let Some(rule) = m.route_if.iter().find(|r| plan::matches(&r.when, &traits)) {
+            if let Some(r) = catalog.resolve(&rule.model) {
+                if let Err(e) = st.policy.authorize_model(&principal, &rule.model) {
+                    return rejected(&st, &rid, &peek.model, e, started);
+                }
+                serving = rule.model.clone();
+                resolved = r;
+            }
+        }
+    }
+    let ask = Ask {
+        stream: peek.stream,
+        prompt_tokens: traits.prompt_tokens,
+        max_output: max_output(&peek),
+        now_ms: now_ms(),
     };
-    let provider = &deployment.provider;
+    let call = Call {
+        st: &st,
+        rid: &rid,
+        bytes: &bytes,
+        peek: &peek,
+        canonical: OnceLock::new(),
+        started,
+    };
     let mut log = RequestLog::new(
         &st.sinks,
         rid.as_str(),
         &peek.model,
-        &deployment.label,
+        "",
         peek.stream,
         started,
     );
-    let inflight = InflightGuard::new(&st, &deployment);
-
-    // Another wire format goes through the canonical model; so do streams from hosts
-    // that reject `stream_options` (their usage comes unasked on a content chunk, and
-    // the canonical encoder puts it where an OpenAI client looks for it).
-    let fast = match &provider.fast {
-        Some(fast) if !peek.stream || fast.quirks.stream_options => fast,
-        _ => {
-            drop(peek);
-            return translated(&st, &rid, bytes, deployment, log, inflight, started).await;
+    let mut visited = vec![serving.clone()];
+    let counter = AtomicU32::new(0);
+    loop {
+        let result = run_pool(&call, &resolved, &ask, &counter).await;
+        let attempts = counter.load(Ordering::Relaxed);
+        match result {
+            Ok(served) => {
+                let fallback = (serving != peek.model).then_some(serving.as_str());
+                return commit(&call, served, log, attempts, fallback);
+            }
+            Err(Failure::Rejected(e)) => {
+                log.attempts = attempts;
+                log.status = e.status.as_u16();
+                log.outcome = Outcome::Rejected;
+                return e.into_response();
+            }
+            Err(failure) => {
+                let (class, label) = match &failure {
+                    Failure::Upstream(e, d) => (e.class, d.label.clone()),
+                    // Nothing available in the pool is the pool's (server-side) failure.
+                    _ => (ErrorClass::Server, String::new()),
+                };
+                let next = plan::next_model(&catalog, &resolved, class, &request_list, &visited)
+                    .filter(|(name, _)| st.policy.authorize_model(&principal, name).is_ok());
+                if let Some((name, r)) = next {
+                    tracing::debug!(
+                        request_id = rid.as_str(),
+                        from = %serving,
+                        to = %name,
+                        class = class.as_str(),
+                        deployment = %label,
+                        "falling back"
+                    );
+                    visited.push(name.clone());
+                    serving = name;
+                    resolved = r;
+                    continue;
+                }
+                log.attempts = attempts;
+                return match failure {
+                    Failure::Upstream(e, d) => {
+                        log.deployment.clone_from(&d.label);
+                        upstream_failed(&mut log, &e, &d, attempts)
+                    }
+                    Failure::Unavailable(message, retry_after) => {
+                        let mut e = ApiError::unavailable(message);
+                        e.retry_after = Some(retry_after.max(1));
+                        log.status = e.status.as_u16();
+                        log.outcome = Outcome::UpstreamError;
+                        log.error_class = Some("unavailable");
+                        e.into_response()
+                    }
+                    Failure::Rejected(e) => e.into_response(),
+                };
+            }
         }
-    };
-    if let Err(e) = peek.check(&fast.quirks, provider.display) {
-        let e = ApiError::bad_request(e.message, e.param);
-        log.status = e.status.as_u16();
-        log.outcome = Outcome::Rejected;
-        return e.into_response();
     }
-    // Same format: rewrite the model (and the host's quirks), forward the rest byte
-    // for byte.
-    let body = Bytes::from(peek.upstream_body_with(&deployment.model, &fast.quirks));
-    let upstream_req =
-        providers::fast_request(provider, fast, &deployment.model, provider.key(), body);
-    let skip_prelude = fast.azure.is_some();
-    let stream = peek.stream;
-    let strip_usage = stream && !peek.include_usage;
-    drop(peek);
-
-    log.attempts = 1;
-    let upstream_started = Instant::now();
-    let resp = match upstream::send(&st.http, upstream_req, rid.as_str(), deployment.timeout).await
-    {
-        Ok(r) => r,
-        Err(e) => return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets()),
-    };
-    let status = resp.status();
-    if !status.is_success() {
-        let (parts, body) = resp.into_parts();
-        let remaining = deployment
-            .timeout
-            .saturating_sub(upstream_started.elapsed());
-        let body = upstream::read_limited(body, MAX_ERROR_BODY, remaining).await;
-        let e = provider
-            .adapter
-            .classify_error(status.as_u16(), &parts.headers, &body);
-        return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets());
-    }
-
-    if stream {
-        log.status = status.as_u16();
-        let relay = Relay::new(resp, strip_usage, deployment.clone(), log, inflight)
-            .skip_empty_prelude(skip_prelude);
-        let mut response = Response::new(Body::from_stream(relay.into_stream()));
-        let h = response.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream; charset=utf-8"),
-        );
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        return routed(response, &deployment.label, 1);
-    }
-
-    let (parts, body) = resp.into_parts();
-    let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
-    let remaining = deployment
-        .timeout
-        .saturating_sub(upstream_started.elapsed());
-    let body = match upstream::read_body(body, remaining).await {
-        Ok(b) => b,
-        Err(e) => return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets()),
-    };
-    let upstream_elapsed = upstream_started.elapsed();
-    log.upstream_latency = Some(upstream_elapsed);
-    log.usage = usage::response_usage(&body);
-    log.status = status.as_u16();
-    log.ttft = Some(started.elapsed());
-    drop(inflight);
-
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        content_type.unwrap_or_else(|| HeaderValue::from_static("application/json")),
-    );
-    let overhead = started.elapsed().saturating_sub(upstream_elapsed);
-    if let Ok(v) = HeaderValue::from_str(&format!("{:.3}", overhead.as_secs_f64() * 1000.0)) {
-        h.insert("x-switchyard-overhead-ms", v);
-    }
-    log.finish();
-    routed(response, &deployment.label, 1)
 }
 
-/// A request to a provider of another wire format: decoded into the canonical model,
-/// encoded for the provider, and its answer translated back into OpenAI's format.
-async fn translated(
-    st: &AppState,
-    rid: &RequestId,
-    bytes: Bytes,
-    deployment: Arc<Deployment>,
-    mut log: RequestLog,
-    inflight: InflightGuard,
+/// One request's inputs, shared by its attempts.
+struct Call<'a> {
+    st: &'a AppState,
+    rid: &'a RequestId,
+    bytes: &'a Bytes,
+    peek: &'a ChatPeek<'a>,
+    /// The request in the canonical model, decoded once, on the first attempt that
+    /// needs translation.
+    canonical: OnceLock<Result<ChatRequest, ApiError>>,
     started: Instant,
-) -> Response {
-    let provider = &deployment.provider;
-    let reject = |log: &mut RequestLog, e: ApiError| {
-        log.status = e.status.as_u16();
-        log.outcome = Outcome::Rejected;
-        e.into_response()
-    };
-    let request = match openai::decode_request(&bytes) {
-        Ok(r) => r,
-        Err(e) => return reject(&mut log, ApiError::bad_request(e.message, e.param)),
-    };
-    drop(bytes);
-    let upstream_req = match providers::canonical_request(
-        provider,
-        &request,
-        &deployment.model,
-        provider.key(),
-        deployment.timeout,
-    )
-    .await
-    {
-        Ok(Ok(r)) => r,
-        Ok(Err(AdapterError::Unsupported { param, message })) => {
-            return reject(&mut log, ApiError::bad_request(message, Some(param)))
-        }
-        Ok(Err(e)) => return reject(&mut log, ApiError::bad_request(e.to_string(), None)),
-        Err(e) => return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets()),
-    };
-    let stream = request.stream;
-    let include_usage = request.include_usage;
+}
 
-    log.attempts = 1;
-    let upstream_started = Instant::now();
-    let resp = match upstream::send(&st.http, upstream_req, rid.as_str(), deployment.timeout).await
-    {
-        Ok(r) => r,
-        Err(e) => return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets()),
+impl Call<'_> {
+    fn canonical(&self) -> Result<&ChatRequest, ApiError> {
+        self.canonical
+            .get_or_init(|| {
+                openai::decode_request(self.bytes)
+                    .map_err(|e| ApiError::bad_request(e.message, e.param))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+/// What an attempt produced, not yet committed to the client.
+enum Served {
+    Json {
+        status: StatusCode,
+        content_type: Option<HeaderValue>,
+        body: Bytes,
+        usage: Option<Usage>,
+        upstream_elapsed: Duration,
+        deployment: Arc<Deployment>,
+    },
+    /// Primed: its first token arrived (or it ended cleanly).
+    Relay(Box<Relay>, Arc<Deployment>),
+    Translated(Box<TranslateRelay>, Arc<Deployment>),
+}
+
+enum Failure {
+    /// The gateway refuses the request itself (it cannot be expressed for the provider).
+    Rejected(ApiError),
+    Upstream(UpstreamError, Arc<Deployment>),
+    /// No deployment could take the request: message and seconds to retry after.
+    Unavailable(String, u64),
+}
+
+/// One public model's pool: picks, keys, retries.
+async fn run_pool(
+    call: &Call<'_>,
+    resolved: &Resolved,
+    ask: &Ask,
+    attempts: &AtomicU32,
+) -> Result<Served, Failure> {
+    let settings = call.st.router;
+    let mut tried: Vec<usize> = Vec::new();
+    let mut last: Option<Failure> = None;
+    for retry in 0..=settings.retries {
+        let ask = Ask {
+            now_ms: now_ms(),
+            ..*ask
+        };
+        let (first, probe) = match resolved {
+            Resolved::Public(m) => match pick(m, &ask, &tried) {
+                Some(p) => (p.deployment, p.probe),
+                None => break,
+            },
+            Resolved::Direct(d) => (d.clone(), false),
+        };
+        tried.push(first.index);
+        let _probe = probe.then(|| ProbeGuard(first.clone()));
+        let hedge = match resolved {
+            Resolved::Public(m) => m.hedge_after,
+            Resolved::Direct(_) => None,
+        };
+        let result = match (hedge, resolved) {
+            (Some(after), Resolved::Public(m)) => {
+                hedged(call, m, &first, &ask, &mut tried, after, attempts).await
+            }
+            _ => attempt_with_keys(call, &first, attempts).await,
+        };
+        let e = match result {
+            Ok(served) => return Ok(served),
+            Err(Failure::Upstream(e, d)) => {
+                let retryable = e.class.retryable();
+                last = Some(Failure::Upstream(e, d));
+                if !retryable {
+                    break;
+                }
+                match &last {
+                    Some(Failure::Upstream(e, _)) => e.clone(),
+                    _ => break,
+                }
+            }
+            Err(other) => return Err(other),
+        };
+        if retry == settings.retries {
+            break;
+        }
+        // Another deployment is ready: go at once. Else wait as the provider asked
+        // (or back off), unless that is longer than worth waiting.
+        let other_ready = match resolved {
+            Resolved::Public(m) => m.deployments.iter().any(|d| {
+                !tried.contains(&d.index)
+                    && matches!(
+                        d.health.availability(now_ms()),
+                        crate::router::health::Availability::Healthy
+                    )
+            }),
+            Resolved::Direct(_) => false,
+        };
+        if !other_ready {
+            match backoff::wait(retry, e.retry_after_ms, settings.max_retry_wait) {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => break,
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| unavailable(resolved)))
+}
+
+/// Releases a half-open probe claim whatever happens to the attempt (the health
+/// record releases it too; this covers a client that went away mid-probe).
+struct ProbeGuard(Arc<Deployment>);
+
+impl Drop for ProbeGuard {
+    fn drop(&mut self) {
+        self.0.health.release_probe();
+    }
+}
+
+/// Every deployment of the pool is cooling down or at its own limits.
+fn unavailable(resolved: &Resolved) -> Failure {
+    let now = now_ms();
+    let (name, soonest) = match resolved {
+        Resolved::Public(m) => (
+            m.name.as_str(),
+            m.deployments
+                .iter()
+                .filter_map(|d| match d.health.availability(now) {
+                    crate::router::health::Availability::CoolingDown { until_ms } => {
+                        Some(until_ms.saturating_sub(now))
+                    }
+                    _ => None,
+                })
+                .min()
+                .unwrap_or(1000),
+        ),
+        Resolved::Direct(d) => (d.label.as_str(), 1000),
     };
+    Failure::Unavailable(
+        format!(
+            "model `{name}` has no healthy deployment right now (all cooling down or at their \
+             rate limits); retry shortly"
+        ),
+        soonest.div_ceil(1000),
+    )
+}
+
+/// An attempt raced by a second deployment after `after` without a first token.
+async fn hedged(
+    call: &Call<'_>,
+    model: &crate::catalog::PublicModel,
+    first: &Arc<Deployment>,
+    ask: &Ask,
+    tried: &mut Vec<usize>,
+    after: Duration,
+    attempts: &AtomicU32,
+) -> Result<Served, Failure> {
+    let primary = attempt_with_keys(call, first, attempts);
+    tokio::pin!(primary);
+    let early = tokio::select! {
+        r = &mut primary => Some(r),
+        _ = tokio::time::sleep(after) => None,
+    };
+    if let Some(r) = early {
+        return r;
+    }
+    let Some(second) = pick(model, ask, tried).filter(|p| p.deployment.index != first.index) else {
+        return primary.await;
+    };
+    tried.push(second.deployment.index);
+    let _probe = second.probe.then(|| ProbeGuard(second.deployment.clone()));
+    let backup = attempt_with_keys(call, &second.deployment, attempts);
+    tokio::pin!(backup);
+    // The first success wins; the loser's future is dropped, which cancels its
+    // upstream request. A failure waits for the other attempt.
+    let result = tokio::select! {
+        r = &mut primary => match r {
+            Ok(s) => Ok(s),
+            Err(_) => backup.await,
+        },
+        r = &mut backup => match r {
+            Ok(s) => Ok(s),
+            Err(_) => primary.await,
+        },
+    };
+    result
+}
+
+/// One deployment, moving through its provider's key pool on 429 and 401.
+async fn attempt_with_keys(
+    call: &Call<'_>,
+    d: &Arc<Deployment>,
+    attempts: &AtomicU32,
+) -> Result<Served, Failure> {
+    let provider = &d.provider;
+    loop {
+        let now = now_ms();
+        let key = provider.pick_key(now);
+        if let KeyPick::Exhausted { until_ms } = key {
+            let mut e = UpstreamError::new(
+                ErrorClass::RateLimit,
+                None,
+                format!(
+                    "every API key of provider `{}` is set aside after rate limiting or \
+                     rejection",
+                    provider.name
+                ),
+            );
+            e.retry_after_ms = Some(until_ms.saturating_sub(now));
+            return Err(Failure::Upstream(e, d.clone()));
+        }
+        attempts.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let result = attempt(call, d, key.key()).await;
+        let settings = call.st.router;
+        match result {
+            Ok(served) => {
+                let ttft = match &served {
+                    Served::Json { .. } => None,
+                    _ => Some(started.elapsed()),
+                };
+                let t = d.health.record_success(ttft, started.elapsed());
+                announce(call.st, d, t);
+                return Ok(served);
+            }
+            Err(Failure::Upstream(e, dep)) => {
+                // A key the provider refused or throttled is set aside, and the next
+                // key is used at once when there is one.
+                if let KeyPick::Key { index, .. } = key {
+                    if provider.key_count() > 1
+                        && matches!(e.class, ErrorClass::RateLimit | ErrorClass::Auth)
+                    {
+                        let until = if e.class == ErrorClass::Auth {
+                            u64::MAX
+                        } else {
+                            now.saturating_add(e.retry_after_ms.unwrap_or(
+                                u64::try_from(settings.cooldown.as_millis()).unwrap_or(30_000),
+                            ))
+                        };
+                        provider.set_aside(index, until);
+                        if provider.keys_available(now_ms()) > 0 {
+                            tracing::debug!(
+                                deployment = %d.label,
+                                key = index,
+                                class = e.class.as_str(),
+                                "key set aside; trying the next key"
+                            );
+                            continue;
+                        }
+                    }
+                }
+                // Only failures of the deployment's side count against its health.
+                if e.class.retryable() || e.class == ErrorClass::Auth {
+                    let t = d.health.record_failure(
+                        settings.allowed_failures,
+                        settings.cooldown,
+                        now_ms(),
+                    );
+                    announce(call.st, d, t);
+                }
+                return Err(Failure::Upstream(e, dep));
+            }
+            Err(other) => return Err(other),
+        }
+    }
+}
+
+/// Tells other replicas about a health transition (when shared state is configured).
+fn announce(st: &AppState, d: &Deployment, t: Transition) {
+    match t {
+        Transition::None => {}
+        Transition::CooledDown(until) => {
+            tracing::warn!(deployment = %d.label, until_ms = until, "deployment cooling down");
+            st.announce_cooldown(&d.label, until);
+        }
+        Transition::Recovered => {
+            tracing::info!(deployment = %d.label, "deployment recovered");
+            st.announce_cooldown(&d.label, 0);
+        }
+    }
+}
+
+/// One upstream attempt on deployment `d` with `key`. Streams are primed: they come
+/// back only once their first token arrived.
+async fn attempt(
+    call: &Call<'_>,
+    d: &Arc<Deployment>,
+    key: Option<&str>,
+) -> Result<Served, Failure> {
+    let provider = &d.provider;
+    let peek = call.peek;
+    let stream = peek.stream;
+    let fast = provider
+        .fast
+        .as_ref()
+        // Hosts that reject `stream_options` stream through the canonical encoder,
+        // which puts their unasked usage where an OpenAI client looks for it.
+        .filter(|f| !stream || f.quirks.stream_options);
+    let upstream_req = match fast {
+        Some(fast) => {
+            if let Err(e) = peek.check(&fast.quirks, provider.display) {
+                return Err(Failure::Rejected(ApiError::bad_request(e.message, e.param)));
+            }
+            let body = Bytes::from(peek.upstream_body_with(&d.model, &fast.quirks));
+            providers::fast_request(provider, fast, &d.model, key, body)
+        }
+        None => {
+            let request = call.canonical().map_err(Failure::Rejected)?;
+            match providers::canonical_request(provider, request, &d.model, key, d.timeout).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(AdapterError::Unsupported { param, message })) => {
+                    return Err(Failure::Rejected(ApiError::bad_request(
+                        message,
+                        Some(param),
+                    )))
+                }
+                Ok(Err(e)) => {
+                    return Err(Failure::Rejected(ApiError::bad_request(
+                        e.to_string(),
+                        None,
+                    )))
+                }
+                Err(e) => return Err(Failure::Upstream(e, d.clone())),
+            }
+        }
+    };
+    let fail = |e: UpstreamError| Failure::Upstream(e, d.clone());
+    let inflight = InflightGuard::new(call.st, d);
+    d.limits.record_request(now_ms());
+    let upstream_started = Instant::now();
+    let head_timeout = if stream {
+        d.first_token_timeout
+    } else {
+        d.timeout
+    };
+    let resp = upstream::send(&call.st.http, upstream_req, call.rid.as_str(), head_timeout)
+        .await
+        .map_err(fail)?;
     let status = resp.status();
     if !status.is_success() {
         let (parts, body) = resp.into_parts();
-        let remaining = deployment
-            .timeout
-            .saturating_sub(upstream_started.elapsed());
+        let remaining = d.timeout.saturating_sub(upstream_started.elapsed());
         let body = upstream::read_limited(body, MAX_ERROR_BODY, remaining).await;
         let e = provider
             .adapter
             .classify_error(status.as_u16(), &parts.headers, &body);
-        return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets());
+        return Err(fail(e));
     }
-    let identity = StreamIdentity {
-        id: format!("chatcmpl-{}", rid.as_str()),
-        model: deployment.model.clone(),
-        created: unix_now(),
-    };
 
     if stream {
-        log.status = status.as_u16();
-        let relay = TranslateRelay::new(
+        let deadline = tokio::time::Instant::from_std(upstream_started + d.first_token_timeout);
+        let detached = RequestLog::detached(call.started);
+        if fast.is_some() {
+            let strip_usage = !peek.include_usage;
+            let skip_prelude = fast.is_some_and(|f| f.azure.is_some());
+            let mut relay = Relay::new(resp, strip_usage, d.clone(), detached, inflight)
+                .skip_empty_prelude(skip_prelude);
+            relay.prime(deadline).await.map_err(fail)?;
+            return Ok(Served::Relay(Box::new(relay), d.clone()));
+        }
+        let request = call.canonical().map_err(Failure::Rejected)?;
+        let identity = StreamIdentity {
+            id: format!("chatcmpl-{}", call.rid.as_str()),
+            model: d.model.clone(),
+            created: unix_now(),
+        };
+        let mut relay = TranslateRelay::new(
             resp,
             provider.adapter.stream_decoder(),
             provider.wire,
-            &deployment.model,
-            include_usage,
+            &d.model,
+            request.include_usage,
             identity,
-            deployment.clone(),
-            log,
+            d.clone(),
+            detached,
             inflight,
         );
-        let mut response = Response::new(Body::from_stream(relay.into_stream()));
-        let h = response.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream; charset=utf-8"),
-        );
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        return routed(response, &deployment.label, 1);
+        relay.prime(deadline).await.map_err(fail)?;
+        return Ok(Served::Translated(Box::new(relay), d.clone()));
     }
 
-    let remaining = deployment
-        .timeout
-        .saturating_sub(upstream_started.elapsed());
-    let body = match upstream::read_body(resp.into_body(), remaining).await {
-        Ok(b) => b,
-        Err(e) => return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets()),
-    };
+    let (parts, body) = resp.into_parts();
+    let remaining = d.timeout.saturating_sub(upstream_started.elapsed());
+    let body = upstream::read_body(body, remaining).await.map_err(fail)?;
     let upstream_elapsed = upstream_started.elapsed();
-    log.upstream_latency = Some(upstream_elapsed);
-    let mut parsed = match provider.adapter.parse_response(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            let e = switchyard_adapters::UpstreamError::new(
-                switchyard_adapters::ErrorClass::Server,
-                Some(status.as_u16()),
-                e.to_string(),
-            );
-            return upstream_failed(&mut log, &e, &deployment.label, &provider.secrets());
-        }
-    };
+    drop(inflight);
+    if fast.is_some() {
+        let usage = usage::response_usage(&body);
+        return Ok(Served::Json {
+            status,
+            content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
+            body,
+            usage,
+            upstream_elapsed,
+            deployment: d.clone(),
+        });
+    }
+    let mut parsed = provider.adapter.parse_response(&body).map_err(|e| {
+        fail(UpstreamError::new(
+            ErrorClass::Server,
+            Some(status.as_u16()),
+            e.to_string(),
+        ))
+    })?;
     if parsed.id.is_empty() {
-        parsed.id = identity.id;
+        parsed.id = format!("chatcmpl-{}", call.rid.as_str());
     }
     if parsed.created == 0 {
-        parsed.created = identity.created;
+        parsed.created = unix_now();
     }
     if parsed.model.is_empty() {
-        parsed.model = identity.model;
+        parsed.model.clone_from(&d.model);
     }
-    log.usage = Some(parsed.usage);
-    log.status = status.as_u16();
-    log.ttft = Some(started.elapsed());
-    drop(inflight);
     // Named as the provider named the model that answered, as on the fast path.
     let out = openai::encode_response(&parsed, &parsed.model);
+    Ok(Served::Json {
+        status,
+        content_type: None,
+        body: Bytes::from(out),
+        usage: Some(parsed.usage),
+        upstream_elapsed,
+        deployment: d.clone(),
+    })
+}
 
-    let mut response = Response::new(Body::from(out));
+/// Hands the served attempt to the client, with the request's record.
+fn commit(
+    call: &Call<'_>,
+    served: Served,
+    mut log: RequestLog,
+    attempts: u32,
+    fallback: Option<&str>,
+) -> Response {
+    log.attempts = attempts;
+    let (mut response, deployment) = match served {
+        Served::Json {
+            status,
+            content_type,
+            body,
+            usage,
+            upstream_elapsed,
+            deployment,
+        } => {
+            log.deployment.clone_from(&deployment.label);
+            log.status = status.as_u16();
+            log.usage = usage;
+            log.upstream_latency = Some(upstream_elapsed);
+            log.ttft = Some(call.started.elapsed());
+            if let Some(u) = usage {
+                deployment.limits.record_tokens(now_ms(), u.total_tokens);
+            }
+            let mut response = Response::new(Body::from(body));
+            *response.status_mut() = status;
+            let h = response.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                content_type.unwrap_or_else(|| HeaderValue::from_static("application/json")),
+            );
+            let overhead = call.started.elapsed().saturating_sub(upstream_elapsed);
+            if let Ok(v) = HeaderValue::from_str(&format!("{:.3}", overhead.as_secs_f64() * 1000.0))
+            {
+                h.insert("x-switchyard-overhead-ms", v);
+            }
+            log.finish();
+            (response, deployment)
+        }
+        Served::Relay(mut relay, deployment) => {
+            log.deployment.clone_from(&deployment.label);
+            log.status = 200;
+            relay.attach(log);
+            (sse(Body::from_stream(relay.into_stream())), deployment)
+        }
+        Served::Translated(mut relay, deployment) => {
+            log.deployment.clone_from(&deployment.label);
+            log.status = 200;
+            relay.attach(log);
+            (sse(Body::from_stream(relay.into_stream())), deployment)
+        }
+    };
+    if let Some(model) = fallback {
+        if let Ok(v) = HeaderValue::from_str(model) {
+            response.headers_mut().insert("x-switchyard-fallback", v);
+        }
+    }
+    routed(response, &deployment.label, attempts)
+}
+
+fn sse(body: Body) -> Response {
+    let mut response = Response::new(body);
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
     );
-    let overhead = started.elapsed().saturating_sub(upstream_elapsed);
-    if let Ok(v) = HeaderValue::from_str(&format!("{:.3}", overhead.as_secs_f64() * 1000.0)) {
-        h.insert("x-switchyard-overhead-ms", v);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The request's own fallback order: `"models": [...]` in the body (OpenRouter style)
+/// and/or `x-switchyard-fallbacks: a, b` (the header's models come after the body's).
+fn request_fallbacks(peek: &ChatPeek<'_>, headers: &HeaderMap) -> Result<Vec<String>, ApiError> {
+    let mut list = Vec::new();
+    if let Some(raw) = peek.raw("models") {
+        match serde_json::from_str::<Option<Vec<String>>>(raw) {
+            Ok(models) => list.extend(models.unwrap_or_default()),
+            Err(_) => {
+                return Err(ApiError::bad_request(
+                    "`models` must be an array of model names to fall back to, in order",
+                    Some("models".to_string()),
+                ))
+            }
+        }
     }
-    log.finish();
-    routed(response, &deployment.label, 1)
+    if let Some(v) = headers.get("x-switchyard-fallbacks") {
+        let Ok(v) = v.to_str() else {
+            return Err(ApiError::bad_request(
+                "x-switchyard-fallbacks must be a comma-separated list of model names",
+                None,
+            ));
+        };
+        list.extend(
+            v.split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(str::to_string),
+        );
+    }
+    list.retain(|m| m != peek.model.as_ref());
+    Ok(list)
+}
+
+/// What conditional routing and the limits look at, read off the raw body.
+fn traits(peek: &ChatPeek<'_>, headers: &HeaderMap, body_len: usize) -> plan::Traits {
+    let messages = peek.raw("messages").unwrap_or("");
+    let mut tags: Vec<String> = Vec::new();
+    if let Some(raw) = peek.raw("metadata") {
+        #[derive(serde::Deserialize)]
+        struct Meta {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        if let Ok(m) = serde_json::from_str::<Meta>(raw) {
+            tags.extend(m.tags.unwrap_or_default());
+        }
+    }
+    if let Some(v) = headers
+        .get("x-switchyard-tags")
+        .and_then(|v| v.to_str().ok())
+    {
+        tags.extend(
+            v.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        );
+    }
+    plan::Traits {
+        prompt_tokens: plan::estimate_tokens(messages.len().min(body_len)),
+        has_images: messages.contains("\"image_url\""),
+        has_tools: peek
+            .raw("tools")
+            .is_some_and(|t| t.trim() != "[]" && t != "null"),
+        tags,
+    }
+}
+
+fn max_output(peek: &ChatPeek<'_>) -> u64 {
+    ["max_completion_tokens", "max_tokens"]
+        .iter()
+        .find_map(|k| peek.raw(k).and_then(|v| v.parse::<u64>().ok()))
+        .unwrap_or(DEFAULT_OUTPUT_ESTIMATE)
 }
 
 fn unix_now() -> u64 {
@@ -324,24 +783,25 @@ fn unix_now() -> u64 {
 /// in the contract's shape.
 fn upstream_failed(
     log: &mut RequestLog,
-    e: &switchyard_adapters::UpstreamError,
-    deployment: &str,
-    secrets: &[&str],
+    e: &UpstreamError,
+    deployment: &Deployment,
+    attempts: u32,
 ) -> Response {
+    let secrets = deployment.provider.secrets();
     if e.class.retryable() {
         tracing::warn!(
             request_id = %log.request_id,
-            deployment,
+            deployment = %deployment.label,
             class = e.class.as_str(),
-            error = %crate::error::redact(&e.message, secrets),
+            error = %crate::error::redact(&e.message, &secrets),
             "upstream request failed"
         );
     }
-    let api = ApiError::from_upstream(e, deployment, secrets);
+    let api = ApiError::from_upstream(e, &deployment.label, &secrets);
     log.status = api.status.as_u16();
     log.outcome = Outcome::UpstreamError;
     log.error_class = Some(e.class.as_str());
-    routed(api.into_response(), deployment, 1)
+    routed(api.into_response(), &deployment.label, attempts)
 }
 
 /// A request the gateway answered itself, logged like any other.

@@ -134,6 +134,10 @@ models:
 server:
   max_body_size: 4KiB
   shutdown_grace: 5s
+# These tests look at one attempt each; the attempt loop has its own tests (routing.rs).
+router:
+  retries: 0
+  allowed_failures: 1000
 "#;
 
 impl Harness {
