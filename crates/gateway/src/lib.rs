@@ -20,6 +20,7 @@ use arc_swap::ArcSwap;
 use axum::serve::ListenerExt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 use switchyard_config::Config;
 use switchyard_store::Store;
@@ -30,6 +31,8 @@ use tokio::sync::watch;
 pub enum BuildError {
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    #[error("redis: {0}")]
+    Redis(String),
 }
 
 /// A gateway ready to serve: its state (for tests and the binary) and its settings.
@@ -51,6 +54,29 @@ impl Gateway {
         sinks: Vec<std::sync::Arc<dyn observe::RecordSink>>,
     ) -> Result<Gateway, BuildError> {
         let catalog = Catalog::build(config)?;
+        // Cooldowns decided by other replicas land in this process's catalog; the
+        // callback runs on the shared-state thread and finds the catalog through a
+        // weak reference set once the state exists.
+        let inner_ref: Arc<OnceLock<Weak<state::Inner>>> = Arc::new(OnceLock::new());
+        let shared = match &config.redis {
+            None => None,
+            Some(url) => {
+                let slot = inner_ref.clone();
+                let on_remote: switchyard_shared_state::RemoteCallback =
+                    Arc::new(move |label: &str, until_ms: u64| {
+                        if let Some(inner) = slot.get().and_then(Weak::upgrade) {
+                            let catalog = inner.catalog.load();
+                            for d in catalog.deployments().filter(|d| d.label == label) {
+                                d.health.apply_remote(until_ms);
+                            }
+                        }
+                    });
+                Some(
+                    switchyard_shared_state::SharedCooldowns::start(url, "switchyard", on_remote)
+                        .map_err(|e| BuildError::Redis(e.to_string()))?,
+                )
+            }
+        };
         let state = AppState::new(Inner {
             catalog: ArcSwap::from_pointee(catalog),
             policy: Policy::new(config.master_key.clone()),
@@ -61,7 +87,9 @@ impl Gateway {
             sinks: sinks.into(),
             draining: AtomicBool::new(false),
             router: router::Settings::from_config(&config.router),
+            shared,
         });
+        let _ = inner_ref.set(state.downgrade());
         Ok(Gateway {
             state,
             shutdown_grace: config.server.shutdown_grace(),

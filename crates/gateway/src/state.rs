@@ -34,6 +34,8 @@ pub struct Inner {
     pub draining: AtomicBool,
     /// Retries, cooldowns and timeouts of the attempt loop.
     pub router: crate::router::Settings,
+    /// Deployment cooldowns shared with the other replicas (`redis:`).
+    pub shared: Option<switchyard_shared_state::SharedCooldowns>,
 }
 
 impl AppState {
@@ -43,6 +45,11 @@ impl AppState {
             inner: Arc::new(inner),
             http,
         }
+    }
+
+    /// A weak handle on the shared state (for callbacks that must not keep it alive).
+    pub fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
     }
 
     /// The same shared state with a fresh upstream client, for another worker thread.
@@ -60,7 +67,9 @@ impl AppState {
     /// Shares a deployment's cooldown (0: recovered) with the other replicas, when
     /// `redis:` is configured; never waits.
     pub fn announce_cooldown(&self, label: &str, until_ms: u64) {
-        let _ = (label, until_ms);
+        if let Some(shared) = &self.inner.shared {
+            shared.announce(label, until_ms);
+        }
     }
 }
 

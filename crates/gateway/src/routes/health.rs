@@ -1,4 +1,4 @@
-//! Liveness (no dependencies) and readiness (database; draining on shutdown).
+//! Liveness (no dependencies) and readiness (database, Redis; draining on shutdown).
 
 use crate::state::AppState;
 use axum::extract::State;
@@ -42,5 +42,16 @@ pub async fn ready(State(st): State<AppState>) -> Response {
             }
         },
     };
-    Json(json!({"status": "ok", "database": database})).into_response()
+    let redis = match &st.shared {
+        None => json!({"status": "disabled"}),
+        Some(shared) if shared.connected() => json!({"status": "ok"}),
+        Some(_) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "database": database, "redis": {"status": "unavailable"}})),
+            )
+                .into_response()
+        }
+    };
+    Json(json!({"status": "ok", "database": database, "redis": redis})).into_response()
 }

@@ -2,6 +2,7 @@
 //! 1. `request_id` — keeps or mints `x-request-id`, puts it on every response;
 //! 2. the route handler, which calls the policy choke point (`Policy`) first.
 
+mod admin;
 mod chat;
 mod health;
 mod models;
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(models::list))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/admin/deployments", get(admin::deployments))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn(request_id))

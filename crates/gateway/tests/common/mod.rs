@@ -191,6 +191,21 @@ impl Harness {
         panic!("timed out waiting for: {what}");
     }
 
+    /// Waits (bounded, 5s) until the async check `f` holds.
+    pub async fn eventually_async<F, Fut>(&self, what: &str, mut f: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        for _ in 0..250 {
+            if f().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("timed out waiting for: {what}");
+    }
+
     pub fn shutdown(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
