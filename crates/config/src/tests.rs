@@ -237,3 +237,52 @@ providers:
     assert_eq!(ok.providers["vx"].location.as_deref(), Some("us-central1"));
     assert_eq!(ok.providers["br"].session_token.as_deref(), Some("t"));
 }
+
+#[test]
+fn routing_keys_parse_and_references_are_checked() {
+    let text = r#"
+redis: redis://127.0.0.1:6379
+providers:
+  a: {kind: openai_compatible, base_url: "http://127.0.0.1:1/v1"}
+models:
+  - name: main
+    strategy: latency
+    hedge_after: 800ms
+    deployments:
+      - {provider: a, model: x, rpm: 500, tpm: 200000, timeout: 60s, first_token_timeout: 5s,
+         pricing: {input_per_mtok: 0.15, output_per_mtok: 0.6}}
+    fallbacks:
+      - {model: backup, on: [rate_limit, server_error]}
+      - {model: big}
+    route_if:
+      - {when: {prompt_tokens_over: 8000}, model: big}
+      - {when: {has_images: true, tag: vision}, model: backup}
+  - {name: backup, strategy: ordered, deployments: [{provider: a, model: y}]}
+  - {name: big, strategy: cost, deployments: [{provider: a, model: z}]}
+router: {retries: 3, cooldown: 10s, allowed_failures: 2, max_retry_wait: 5s, first_token_timeout: 2s}
+"#;
+    let c = parse(text).unwrap();
+    let m = &c.models[0];
+    assert_eq!(m.strategy, Strategy::Latency);
+    assert_eq!(m.fallbacks[0].reasons(), vec![FallbackReason::RateLimit, FallbackReason::ServerError]);
+    assert_eq!(m.fallbacks[1].reasons().len(), 5, "all reasons when `on` is absent");
+    assert_eq!(m.route_if[0].when.prompt_tokens_over, Some(8000));
+    assert_eq!(m.deployments[0].rpm, Some(500));
+    assert_eq!(c.router.retries(), 3);
+    assert_eq!(c.router.cooldown(), Duration::from_secs(10));
+    assert_eq!(c.router.allowed_failures(), 2);
+    assert_eq!(Config::default().router.retries(), 2);
+
+    let e = parse(&text.replace("{model: big}", "{model: nope}")).unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("models[0].fallbacks[1].model"), "{e}");
+    assert!(e.message.contains("unknown model `nope`"), "{e}");
+    let e = parse(&text.replace("model: backup}\n  - {name: backup", "model: main}\n  - {name: backup"))
+        .unwrap_err();
+    assert!(e.message.contains("itself"), "{e}");
+    let e = parse(&text.replace("on: [rate_limit, server_error]", "on: [sunspots]")).unwrap_err();
+    assert!(e.field.as_deref().unwrap_or("").starts_with("models[0].fallbacks[0].on"), "{e}");
+    let e = parse(&text.replace("redis://127.0.0.1:6379", "127.0.0.1:6379")).unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("redis"));
+    let e = parse(&text.replace("input_per_mtok: 0.15", "input_per_mtok: -1")).unwrap_err();
+    assert!(e.message.contains("not negative"), "{e}");
+}
