@@ -155,6 +155,8 @@ pub struct Deployment {
     pub limits: Limits,
     /// For the `cost` strategy; `None` when neither configured nor in the catalog.
     pub price: Option<Price>,
+    /// The full price (cache and reasoning rates too), for each request's cost.
+    pub pricing: Option<switchyard_pricing::Price>,
 }
 
 impl Deployment {
@@ -171,6 +173,7 @@ impl Deployment {
             health: Health::default(),
             limits: Limits::default(),
             price: None,
+            pricing: None,
         }
     }
 
@@ -282,7 +285,11 @@ impl Catalog {
                         .unwrap_or(timeout)
                         .min(timeout);
                     dep.limits = Limits::new(d.rpm, d.tpm);
-                    dep.price = price_of(&dep, d.pricing.as_ref());
+                    dep.pricing = pricing_of(&dep, d.pricing.as_ref());
+                    dep.price = dep.pricing.map(|p| Price {
+                        input_per_mtok: p.input_per_mtok,
+                        output_per_mtok: p.output_per_mtok,
+                    });
                     Some(dep)
                 })
                 .enumerate()
@@ -336,12 +343,13 @@ impl Catalog {
             return None;
         }
         let p = self.providers.get(provider)?;
-        Some(Resolved::Direct(Arc::new(Deployment::new(
-            p.clone(),
-            upstream,
-            1,
-            self.default_timeout,
-        ))))
+        let mut d = Deployment::new(p.clone(), upstream, 1, self.default_timeout);
+        d.pricing = pricing_of(&d, None);
+        d.price = d.pricing.map(|p| Price {
+            input_per_mtok: p.input_per_mtok,
+            output_per_mtok: p.output_per_mtok,
+        });
+        Some(Resolved::Direct(Arc::new(d)))
     }
 
     /// Every deployment of every public model.
@@ -354,22 +362,20 @@ impl Catalog {
 }
 
 /// A deployment's price: its `pricing:` override, else the built-in catalog's.
-fn price_of(d: &Deployment, configured: Option<&PricingConfig>) -> Option<Price> {
+fn pricing_of(
+    d: &Deployment,
+    configured: Option<&PricingConfig>,
+) -> Option<switchyard_pricing::Price> {
     if let Some(p) = configured {
-        return Some(Price {
+        return Some(switchyard_pricing::Price {
             input_per_mtok: p.input_per_mtok,
             output_per_mtok: p.output_per_mtok,
+            cached_input_per_mtok: p.cached_input_per_mtok,
+            cache_write_per_mtok: p.cache_write_per_mtok,
+            reasoning_per_mtok: p.reasoning_per_mtok,
         });
     }
-    catalog_price(d.provider.kind.as_str(), &d.model)
-}
-
-/// The built-in pricing catalog's price of a model.
-fn catalog_price(kind: &str, model: &str) -> Option<Price> {
-    switchyard_pricing::lookup(kind, model).map(|info| Price {
-        input_per_mtok: info.price.input_per_mtok,
-        output_per_mtok: info.price.output_per_mtok,
-    })
+    switchyard_pricing::lookup(d.provider.kind.as_str(), &d.model).map(|info| info.price)
 }
 
 fn build_provider(

@@ -196,7 +196,11 @@ async fn serve_worker(
         let _ = tcp.set_nodelay(true);
     });
     let mut stop_serving = stop.clone();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         let _ = stop_serving.wait_for(|s| *s).await;
     });
     let deadline = async move {

@@ -39,8 +39,22 @@ impl Outcome {
     }
 }
 
+/// One upstream attempt of a request.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    /// `provider/model`.
+    pub deployment: String,
+    /// The upstream's HTTP status, when it answered.
+    pub status: Option<u16>,
+    /// `None` for the attempt that served.
+    pub error_class: Option<&'static str>,
+    pub latency: Duration,
+}
+
 /// The record of one request, emitted exactly once (by `finish` or on drop).
 pub struct RequestLog {
+    /// Wall-clock start.
+    pub time: std::time::SystemTime,
     pub request_id: String,
     pub model: String,
     pub deployment: String,
@@ -54,6 +68,19 @@ pub struct RequestLog {
     pub usage: Option<Usage>,
     pub outcome: Outcome,
     pub error_class: Option<&'static str>,
+    /// Every upstream attempt, in order.
+    pub attempt_log: Vec<AttemptRecord>,
+    /// The public model that finally served, when a fallback or route rule changed it.
+    pub served_model: Option<String>,
+    /// The serving deployment's price, for the cost; `None` when unknown (cost 0,
+    /// flagged as unpriced).
+    pub price: Option<switchyard_pricing::Price>,
+    /// The virtual key that made the request (governance).
+    pub key_id: Option<String>,
+    pub client_ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+    /// Request metadata tags (`metadata.tags`, `x-switchyard-tags`).
+    pub tags: Vec<String>,
     sinks: Sinks,
     emitted: bool,
 }
@@ -68,6 +95,7 @@ impl RequestLog {
         started: Instant,
     ) -> Self {
         RequestLog {
+            time: std::time::SystemTime::now() - started.elapsed(),
             request_id: request_id.to_string(),
             model: model.to_string(),
             deployment: deployment.to_string(),
@@ -80,6 +108,13 @@ impl RequestLog {
             usage: None,
             outcome: Outcome::Ok,
             error_class: None,
+            attempt_log: Vec::new(),
+            served_model: None,
+            price: None,
+            key_id: None,
+            client_ip: None,
+            user_agent: None,
+            tags: Vec::new(),
             sinks: sinks.clone(),
             emitted: false,
         }
@@ -109,6 +144,23 @@ impl RequestLog {
         }
     }
 
+    /// The request's cost in USD from its usage and price (0 when either is unknown).
+    pub fn cost_usd(&self) -> f64 {
+        match (&self.price, &self.usage) {
+            (Some(price), Some(u)) => switchyard_pricing::cost_usd(
+                price,
+                &switchyard_pricing::Usage {
+                    prompt_tokens: u.prompt_tokens,
+                    completion_tokens: u.completion_tokens,
+                    cached_tokens: u.cached_tokens,
+                    cache_write_tokens: u.cache_write_tokens,
+                    reasoning_tokens: u.reasoning_tokens,
+                },
+            ),
+            _ => 0.0,
+        }
+    }
+
     fn emit(&mut self) {
         if self.emitted {
             return;
@@ -133,6 +185,7 @@ impl RequestLog {
             cached_tokens = usage.cached_tokens,
             reasoning_tokens = usage.reasoning_tokens,
             usage_seen = self.usage.is_some(),
+            cost_usd = self.cost_usd(),
             "request"
         );
         for sink in self.sinks.iter() {

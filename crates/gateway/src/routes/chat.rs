@@ -61,10 +61,15 @@ const DEFAULT_OUTPUT_ESTIMATE: u64 = 1024;
 pub async fn chat_completions(
     State(st): State<AppState>,
     Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Body,
+    req: axum::extract::Request,
 ) -> Response {
     let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
     let principal = match st.policy.authenticate(&headers) {
         Ok(p) => p,
         Err(e) => return rejected(&st, &rid, "", e, started),
@@ -120,6 +125,7 @@ pub async fn chat_completions(
         peek: &peek,
         canonical: OnceLock::new(),
         started,
+        attempt_log: std::sync::Mutex::new(Vec::new()),
     };
     let mut log = RequestLog::new(
         &st.sinks,
@@ -129,14 +135,24 @@ pub async fn chat_completions(
         peek.stream,
         started,
     );
+    log.client_ip = client_ip(&headers, peer);
+    log.user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect());
+    log.tags.clone_from(&traits.tags);
     let mut visited = vec![serving.clone()];
     let counter = AtomicU32::new(0);
     loop {
         let result = run_pool(&call, &resolved, &ask, &counter).await;
         let attempts = counter.load(Ordering::Relaxed);
+        if let Ok(mut a) = call.attempt_log.lock() {
+            log.attempt_log.append(&mut a);
+        }
         match result {
             Ok(served) => {
                 let fallback = (serving != peek.model).then_some(serving.as_str());
+                log.served_model = fallback.map(str::to_string);
                 return commit(&call, served, log, attempts, fallback);
             }
             Err(Failure::Rejected(e)) => {
@@ -171,6 +187,7 @@ pub async fn chat_completions(
                 return match failure {
                     Failure::Upstream(e, d) => {
                         log.deployment.clone_from(&d.label);
+                        log.price = d.pricing;
                         upstream_failed(&mut log, &e, &d, attempts)
                     }
                     Failure::Unavailable(message, retry_after) => {
@@ -198,6 +215,29 @@ struct Call<'a> {
     /// needs translation.
     canonical: OnceLock<Result<ChatRequest, ApiError>>,
     started: Instant,
+    /// Every attempt, for the request's record (a mutex: hedged attempts run side by
+    /// side in one task).
+    attempt_log: std::sync::Mutex<Vec<crate::observe::AttemptRecord>>,
+}
+
+impl Call<'_> {
+    fn record_attempt(&self, d: &Deployment, result: &Result<Served, Failure>, started: Instant) {
+        let (status, error_class) = match result {
+            Ok(Served::Json { status, .. }) => (Some(status.as_u16()), None),
+            Ok(_) => (Some(200), None),
+            Err(Failure::Upstream(e, _)) => (e.status, Some(e.class.as_str())),
+            Err(Failure::Rejected(e)) => (Some(e.status.as_u16()), Some("rejected")),
+            Err(Failure::Unavailable(..)) => (None, Some("unavailable")),
+        };
+        if let Ok(mut log) = self.attempt_log.lock() {
+            log.push(crate::observe::AttemptRecord {
+                deployment: d.label.clone(),
+                status,
+                error_class,
+                latency: started.elapsed(),
+            });
+        }
+    }
 }
 
 impl Call<'_> {
@@ -414,6 +454,7 @@ async fn attempt_with_keys(
         attempts.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let result = attempt(call, d, key.key()).await;
+        call.record_attempt(d, &result, started);
         let settings = call.st.router;
         match result {
             Ok(served) => {
@@ -644,6 +685,7 @@ fn commit(
             deployment,
         } => {
             log.deployment.clone_from(&deployment.label);
+            log.price = deployment.pricing;
             log.status = status.as_u16();
             log.usage = usage;
             log.upstream_latency = Some(upstream_elapsed);
@@ -658,6 +700,9 @@ fn commit(
                 header::CONTENT_TYPE,
                 content_type.unwrap_or_else(|| HeaderValue::from_static("application/json")),
             );
+            if let Ok(v) = HeaderValue::from_str(&format!("{:.8}", log.cost_usd())) {
+                h.insert("x-switchyard-cost-usd", v);
+            }
             let overhead = call.started.elapsed().saturating_sub(upstream_elapsed);
             if let Ok(v) = HeaderValue::from_str(&format!("{:.3}", overhead.as_secs_f64() * 1000.0))
             {
@@ -668,12 +713,14 @@ fn commit(
         }
         Served::Relay(mut relay, deployment) => {
             log.deployment.clone_from(&deployment.label);
+            log.price = deployment.pricing;
             log.status = 200;
             relay.attach(log);
             (sse(Body::from_stream(relay.into_stream())), deployment)
         }
         Served::Translated(mut relay, deployment) => {
             log.deployment.clone_from(&deployment.label);
+            log.price = deployment.pricing;
             log.status = 200;
             relay.attach(log);
             (sse(Body::from_stream(relay.into_stream())), deployment)
@@ -764,6 +811,17 @@ fn traits(peek: &ChatPeek<'_>, headers: &HeaderMap, body_len: usize) -> plan::Tr
             .is_some_and(|t| t.trim() != "[]" && t != "null"),
         tags,
     }
+}
+
+/// The client's address: the first `X-Forwarded-For` hop when a proxy set one, else
+/// the connection's peer.
+fn client_ip(headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> Option<std::net::IpAddr> {
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse().ok())
+        .or(peer)
 }
 
 fn max_output(peek: &ChatPeek<'_>) -> u64 {
