@@ -39,9 +39,99 @@ impl Outcome {
     }
 }
 
+/// W3C trace context of a request: continued from the client's `traceparent`, or new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceContext {
+    pub trace_id: [u8; 16],
+    /// The client's span, when it sent a `traceparent`.
+    pub parent_span_id: Option<[u8; 8]>,
+    /// The gateway's span for the whole request.
+    pub span_id: [u8; 8],
+    pub sampled: bool,
+}
+
+impl TraceContext {
+    /// Continues the client's `traceparent` (version 00), else starts a trace.
+    pub fn from_headers(headers: &http::HeaderMap) -> TraceContext {
+        let parsed = headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_traceparent);
+        match parsed {
+            Some((trace_id, parent, flags)) => TraceContext {
+                trace_id,
+                parent_span_id: Some(parent),
+                span_id: new_span_id(),
+                sampled: flags & 1 == 1,
+            },
+            None => TraceContext {
+                trace_id: fastrand::u128(1..).to_be_bytes(),
+                parent_span_id: None,
+                span_id: new_span_id(),
+                sampled: true,
+            },
+        }
+    }
+
+    /// The `traceparent` to send upstream for an attempt span.
+    pub fn traceparent(&self, span_id: [u8; 8]) -> String {
+        format!(
+            "00-{}-{}-{}",
+            hex(&self.trace_id),
+            hex(&span_id),
+            if self.sampled { "01" } else { "00" }
+        )
+    }
+}
+
+pub fn new_span_id() -> [u8; 8] {
+    fastrand::u64(1..).to_be_bytes()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn parse_traceparent(v: &str) -> Option<([u8; 16], [u8; 8], u8)> {
+    let mut parts = v.trim().split('-');
+    let version = parts.next()?;
+    let trace = parts.next()?;
+    let span = parts.next()?;
+    let flags = parts.next()?;
+    if version.len() != 2
+        || version == "ff"
+        || trace.len() != 32
+        || span.len() != 16
+        || flags.len() != 2
+    {
+        return None;
+    }
+    let mut trace_id = [0u8; 16];
+    let mut span_id = [0u8; 8];
+    for (i, b) in trace_id.iter_mut().enumerate() {
+        *b = u8::from_str_radix(trace.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    for (i, b) in span_id.iter_mut().enumerate() {
+        *b = u8::from_str_radix(span.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    if trace_id == [0; 16] || span_id == [0; 8] {
+        return None;
+    }
+    Some((trace_id, span_id, u8::from_str_radix(flags, 16).ok()?))
+}
+
 /// One upstream attempt of a request.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
+    /// When the attempt began, from the request's start.
+    pub offset: Duration,
+    /// Its trace span (the parent of the provider's spans, via `traceparent`).
+    pub span_id: [u8; 8],
     /// `provider/model`.
     pub deployment: String,
     /// The upstream's HTTP status, when it answered.
@@ -81,6 +171,7 @@ pub struct RequestLog {
     pub user_agent: Option<String>,
     /// Request metadata tags (`metadata.tags`, `x-switchyard-tags`).
     pub tags: Vec<String>,
+    pub trace: Option<TraceContext>,
     sinks: Sinks,
     emitted: bool,
 }
@@ -115,6 +206,7 @@ impl RequestLog {
             client_ip: None,
             user_agent: None,
             tags: Vec::new(),
+            trace: None,
             sinks: sinks.clone(),
             emitted: false,
         }
@@ -197,5 +289,44 @@ impl RequestLog {
 impl Drop for RequestLog {
     fn drop(&mut self) {
         self.emit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_is_continued_or_started() {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "traceparent",
+            http::HeaderValue::from_static(
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+        );
+        let t = TraceContext::from_headers(&h);
+        assert_eq!(hex(&t.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            t.parent_span_id.map(|p| hex(&p)).as_deref(),
+            Some("00f067aa0ba902b7")
+        );
+        assert!(t.sampled);
+        let up = t.traceparent([1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(
+            up,
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0102030405060708-01"
+        );
+        for bad in [
+            "garbage",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ] {
+            h.insert("traceparent", http::HeaderValue::from_static(bad));
+            assert!(
+                TraceContext::from_headers(&h).parent_span_id.is_none(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -64,6 +64,11 @@ impl AppState {
         self.inflight.load(Ordering::Relaxed)
     }
 
+    /// Whether traces are exported (then every attempt sends a `traceparent`).
+    pub fn tracing_enabled(&self) -> bool {
+        false
+    }
+
     /// Shares a deployment's cooldown (0: recovered) with the other replicas, when
     /// `redis:` is configured; never waits.
     pub fn announce_cooldown(&self, label: &str, until_ms: u64) {

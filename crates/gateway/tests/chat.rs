@@ -613,3 +613,61 @@ async fn readiness_fails_when_the_database_does_not_answer() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn client_traceparent_is_continued_upstream() {
+    let h = start(BASIC).await;
+    let r = h
+        .chat(json!({"model": "general", "messages": user("x")}))
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let reqs = h.mock_requests().await;
+    let sent = reqs.last().unwrap()["headers"]["traceparent"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Same trace, the gateway's attempt span as the parent, sampled flag kept.
+    assert!(sent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{sent}");
+    assert!(sent.ends_with("-01"), "{sent}");
+    assert!(!sent.contains("00f067aa0ba902b7"), "{sent}");
+    // Without one, nothing is invented upstream (tracing export is off here).
+    h.chat(json!({"model": "general", "messages": user("x")}))
+        .send()
+        .await
+        .unwrap();
+    let reqs = h.mock_requests().await;
+    assert!(reqs.last().unwrap()["headers"].get("traceparent").is_none());
+}
+
+#[tokio::test]
+async fn non_streamed_responses_carry_their_cost() {
+    let yaml = BASIC.replace(
+        "      - provider: up\n        model: gpt-up\n  - name: pair",
+        "      - provider: up\n        model: gpt-up\n        pricing: {input_per_mtok: 2.0, output_per_mtok: 10.0}\n  - name: pair",
+    );
+    assert_ne!(yaml, BASIC);
+    let h = start(&yaml).await;
+    let r = h
+        .chat(json!({"model": "general", "messages": user("x")}))
+        .send()
+        .await
+        .unwrap();
+    let cost: f64 = r.headers()["x-switchyard-cost-usd"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    let (p, c) = (
+        body["usage"]["prompt_tokens"].as_f64().unwrap(),
+        body["usage"]["completion_tokens"].as_f64().unwrap(),
+    );
+    let want = (p * 2.0 + c * 10.0) / 1e6;
+    assert!((cost - want).abs() < 1e-9, "{cost} vs {want}");
+}

@@ -126,6 +126,8 @@ pub async fn chat_completions(
         canonical: OnceLock::new(),
         started,
         attempt_log: std::sync::Mutex::new(Vec::new()),
+        trace: crate::observe::TraceContext::from_headers(&headers),
+        forward_trace: headers.contains_key("traceparent"),
     };
     let mut log = RequestLog::new(
         &st.sinks,
@@ -141,6 +143,7 @@ pub async fn chat_completions(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.chars().take(256).collect());
     log.tags.clone_from(&traits.tags);
+    log.trace = Some(call.trace);
     let mut visited = vec![serving.clone()];
     let counter = AtomicU32::new(0);
     loop {
@@ -218,10 +221,19 @@ struct Call<'a> {
     /// Every attempt, for the request's record (a mutex: hedged attempts run side by
     /// side in one task).
     attempt_log: std::sync::Mutex<Vec<crate::observe::AttemptRecord>>,
+    trace: crate::observe::TraceContext,
+    /// The client sent a `traceparent`: each attempt forwards it, as its child.
+    forward_trace: bool,
 }
 
 impl Call<'_> {
-    fn record_attempt(&self, d: &Deployment, result: &Result<Served, Failure>, started: Instant) {
+    fn record_attempt(
+        &self,
+        d: &Deployment,
+        result: &Result<Served, Failure>,
+        started: Instant,
+        span_id: [u8; 8],
+    ) {
         let (status, error_class) = match result {
             Ok(Served::Json { status, .. }) => (Some(status.as_u16()), None),
             Ok(_) => (Some(200), None),
@@ -231,6 +243,8 @@ impl Call<'_> {
         };
         if let Ok(mut log) = self.attempt_log.lock() {
             log.push(crate::observe::AttemptRecord {
+                offset: started.saturating_duration_since(self.started),
+                span_id,
                 deployment: d.label.clone(),
                 status,
                 error_class,
@@ -453,8 +467,9 @@ async fn attempt_with_keys(
         }
         attempts.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let result = attempt(call, d, key.key()).await;
-        call.record_attempt(d, &result, started);
+        let span_id = crate::observe::new_span_id();
+        let result = attempt(call, d, key.key(), span_id).await;
+        call.record_attempt(d, &result, started, span_id);
         let settings = call.st.router;
         match result {
             Ok(served) => {
@@ -529,6 +544,7 @@ async fn attempt(
     call: &Call<'_>,
     d: &Arc<Deployment>,
     key: Option<&str>,
+    span_id: [u8; 8],
 ) -> Result<Served, Failure> {
     let provider = &d.provider;
     let peek = call.peek;
@@ -567,6 +583,12 @@ async fn attempt(
             }
         }
     };
+    let mut upstream_req = upstream_req;
+    if call.forward_trace || call.st.tracing_enabled() {
+        if let Ok(v) = HeaderValue::from_str(&call.trace.traceparent(span_id)) {
+            upstream_req.headers.insert("traceparent", v);
+        }
+    }
     let fail = |e: UpstreamError| Failure::Upstream(e, d.clone());
     let inflight = InflightGuard::new(call.st, d);
     d.limits.record_request(now_ms());
