@@ -32,6 +32,12 @@ pub struct Config {
     pub router: RouterConfig,
     /// `redis://…`: deployment health shared by every replica.
     pub redis: Option<String>,
+    /// OpenTelemetry traces over OTLP/HTTP; off unless an endpoint is set here or in
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
+    pub telemetry: Option<TelemetryConfig>,
+    /// The request ledger.
+    #[serde(default)]
+    pub ledger: LedgerConfig,
     /// Where the file was read from (not a YAML field).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -310,6 +316,8 @@ pub struct ModelConfig {
     pub hedge_after: Option<HumanDuration>,
     #[serde(default)]
     pub route_if: Vec<RouteIfConfig>,
+    /// Store this model's request and response bodies in the ledger.
+    pub log_bodies: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -340,6 +348,51 @@ pub struct PricingConfig {
     pub cached_input_per_mtok: Option<f64>,
     pub cache_write_per_mtok: Option<f64>,
     pub reasoning_per_mtok: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// OTLP/HTTP base URL (the exporter posts to `{endpoint}/v1/traces`).
+    pub otlp_endpoint: Option<String>,
+    /// Fraction of new traces sampled (a client's sampled flag is honoured). Default 1.0.
+    pub sample_ratio: Option<f64>,
+    /// `service.name` of the spans. Default `switchyard`.
+    pub service_name: Option<String>,
+    /// Extra headers for the collector (e.g. an API key).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// Days of request rows kept (PostgreSQL drops whole day partitions). Default 30.
+    pub retention_days: Option<u32>,
+    /// Rows waiting for the writer; when full, rows are dropped and counted. Default 65536.
+    pub queue_size: Option<usize>,
+    /// Store request and response bodies (capped, redacted). Default off; models can
+    /// turn it on for themselves (`models[].log_bodies`).
+    pub bodies: Option<bool>,
+    /// Largest body kept; longer ones are cut. Default 64KiB.
+    pub body_max_bytes: Option<ByteSize>,
+    /// JSON field names whose values are replaced by `[redacted]` in stored bodies.
+    #[serde(default)]
+    pub redact: Vec<String>,
+}
+
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+
+impl LedgerConfig {
+    pub fn retention_days(&self) -> u32 {
+        self.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS).max(1)
+    }
+    pub fn queue_size(&self) -> usize {
+        self.queue_size.unwrap_or(65_536).max(16)
+    }
+    pub fn body_max_bytes(&self) -> u64 {
+        self.body_max_bytes.map_or(64 * 1024, |b| b.0)
+    }
 }
 
 pub const DEFAULT_RETRIES: u32 = 2;
@@ -636,6 +689,22 @@ impl Config {
                 return Err(invalid(
                     vec![Seg::key("models"), Seg::Index(i), Seg::key("hedge_after")],
                     "hedge_after must be greater than 0",
+                ));
+            }
+        }
+        if let Some(t) = &self.telemetry {
+            if let Some(url) = &t.otlp_endpoint {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(invalid(
+                        vec![Seg::key("telemetry"), Seg::key("otlp_endpoint")],
+                        "otlp_endpoint must be an http:// or https:// URL (OTLP over HTTP)",
+                    ));
+                }
+            }
+            if t.sample_ratio.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+                return Err(invalid(
+                    vec![Seg::key("telemetry"), Seg::key("sample_ratio")],
+                    "sample_ratio must be between 0 and 1",
                 ));
             }
         }

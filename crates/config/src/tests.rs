@@ -264,8 +264,15 @@ router: {retries: 3, cooldown: 10s, allowed_failures: 2, max_retry_wait: 5s, fir
     let c = parse(text).unwrap();
     let m = &c.models[0];
     assert_eq!(m.strategy, Strategy::Latency);
-    assert_eq!(m.fallbacks[0].reasons(), vec![FallbackReason::RateLimit, FallbackReason::ServerError]);
-    assert_eq!(m.fallbacks[1].reasons().len(), 5, "all reasons when `on` is absent");
+    assert_eq!(
+        m.fallbacks[0].reasons(),
+        vec![FallbackReason::RateLimit, FallbackReason::ServerError]
+    );
+    assert_eq!(
+        m.fallbacks[1].reasons().len(),
+        5,
+        "all reasons when `on` is absent"
+    );
     assert_eq!(m.route_if[0].when.prompt_tokens_over, Some(8000));
     assert_eq!(m.deployments[0].rpm, Some(500));
     assert_eq!(c.router.retries(), 3);
@@ -274,13 +281,26 @@ router: {retries: 3, cooldown: 10s, allowed_failures: 2, max_retry_wait: 5s, fir
     assert_eq!(Config::default().router.retries(), 2);
 
     let e = parse(&text.replace("{model: big}", "{model: nope}")).unwrap_err();
-    assert_eq!(e.field.as_deref(), Some("models[0].fallbacks[1].model"), "{e}");
+    assert_eq!(
+        e.field.as_deref(),
+        Some("models[0].fallbacks[1].model"),
+        "{e}"
+    );
     assert!(e.message.contains("unknown model `nope`"), "{e}");
-    let e = parse(&text.replace("model: backup}\n  - {name: backup", "model: main}\n  - {name: backup"))
-        .unwrap_err();
+    let e = parse(&text.replace(
+        "model: backup}\n  - {name: backup",
+        "model: main}\n  - {name: backup",
+    ))
+    .unwrap_err();
     assert!(e.message.contains("itself"), "{e}");
     let e = parse(&text.replace("on: [rate_limit, server_error]", "on: [sunspots]")).unwrap_err();
-    assert!(e.field.as_deref().unwrap_or("").starts_with("models[0].fallbacks[0].on"), "{e}");
+    assert!(
+        e.field
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("models[0].fallbacks[0].on"),
+        "{e}"
+    );
     let e = parse(&text.replace("redis://127.0.0.1:6379", "127.0.0.1:6379")).unwrap_err();
     assert_eq!(e.field.as_deref(), Some("redis"));
     let e = parse(&text.replace("input_per_mtok: 0.15", "input_per_mtok: -1")).unwrap_err();
