@@ -219,6 +219,12 @@ impl Relay {
 
 impl Drop for Relay {
     fn drop(&mut self) {
+        // The stream's tokens count against its deployment's own `tpm`.
+        if let Some(u) = self.log.usage {
+            self.deployment
+                .limits
+                .record_tokens(crate::router::health::now_ms(), u.total_tokens);
+        }
         if self.finished && self.log.outcome == Outcome::ClientDisconnected {
             self.log.outcome = Outcome::Ok;
         }

@@ -271,6 +271,12 @@ fn feed(
 
 impl Drop for TranslateRelay {
     fn drop(&mut self) {
+        // The stream's tokens count against its deployment's own `tpm`.
+        if let Some(u) = self.log.usage {
+            self.deployment
+                .limits
+                .record_tokens(crate::router::health::now_ms(), u.total_tokens);
+        }
         if self.finished && self.log.outcome == Outcome::ClientDisconnected {
             self.log.outcome = Outcome::Ok;
         }

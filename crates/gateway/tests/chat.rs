@@ -633,7 +633,10 @@ async fn client_traceparent_is_continued_upstream() {
         .unwrap()
         .to_string();
     // Same trace, the gateway's attempt span as the parent, sampled flag kept.
-    assert!(sent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{sent}");
+    assert!(
+        sent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{sent}"
+    );
     assert!(sent.ends_with("-01"), "{sent}");
     assert!(!sent.contains("00f067aa0ba902b7"), "{sent}");
     // Without one, nothing is invented upstream (tracing export is off here).

@@ -21,7 +21,9 @@ fn redis_reachable(url: &str) -> bool {
         .unwrap_or("127.0.0.1:6379")
         .to_string();
     let ok = std::net::TcpStream::connect_timeout(
-        &addr.parse().unwrap_or_else(|_| "127.0.0.1:6379".parse().unwrap()),
+        &addr
+            .parse()
+            .unwrap_or_else(|_| "127.0.0.1:6379".parse().unwrap()),
         Duration::from_millis(500),
     )
     .is_ok();

@@ -58,6 +58,10 @@ pub fn classify(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Upstream
         || lower_kind.contains("content_policy")
     {
         ErrorClass::ContentPolicy
+    } else if status == 0 {
+        // An error inside a stream has no HTTP status of its own: its type and code
+        // say what it is (OpenAI's and the compatible hosts' vocabulary).
+        from_type(lower_kind, lower_code)
     } else {
         ErrorClass::from_status(status)
     };
@@ -69,6 +73,30 @@ pub fn classify(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Upstream
         code,
         param,
         retry_after_ms: retry_after_ms(headers),
+    }
+}
+
+/// The class of a status-less (in-stream) error from its `type` and `code`.
+fn from_type(kind: &str, code: &str) -> ErrorClass {
+    let either = |names: &[&str]| names.iter().any(|n| kind == *n || code == *n);
+    if either(&[
+        "rate_limit_exceeded",
+        "rate_limit_error",
+        "insufficient_quota",
+        "requests",
+        "tokens",
+    ]) {
+        ErrorClass::RateLimit
+    } else if either(&["invalid_request_error", "invalid_request", "bad_request"]) {
+        ErrorClass::BadRequest
+    } else if either(&["authentication_error", "invalid_api_key"]) {
+        ErrorClass::Auth
+    } else if either(&["permission_error", "permission_denied"]) {
+        ErrorClass::PermissionDenied
+    } else if either(&["timeout", "timeout_error"]) {
+        ErrorClass::Timeout
+    } else {
+        ErrorClass::Server
     }
 }
 
@@ -84,6 +112,19 @@ mod tests {
         assert_eq!(e.class, ErrorClass::BadRequest);
         assert_eq!(e.kind.as_deref(), Some("invalid_request_error"));
         assert!(e.message.contains("max_tokens"), "{}", e.message);
+    }
+
+    #[test]
+    fn in_stream_errors_are_classified_by_type_and_code() {
+        let cases: [(&[u8], ErrorClass); 4] = [
+            (br#"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#, ErrorClass::RateLimit),
+            (br#"{"error":{"message":"bad","type":"invalid_request_error","code":null}}"#, ErrorClass::BadRequest),
+            (br#"{"error":{"message":"oops","type":"server_error","code":null}}"#, ErrorClass::Server),
+            (br#"{"error":{"message":"too long","type":"invalid_request_error","code":"context_length_exceeded"}}"#, ErrorClass::ContextWindow),
+        ];
+        for (body, class) in cases {
+            assert_eq!(classify(0, &http::HeaderMap::new(), body).class, class);
+        }
     }
 
     #[test]

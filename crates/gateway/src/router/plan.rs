@@ -40,6 +40,7 @@ pub fn next_model(
     class: ErrorClass,
     request_list: &[String],
     visited: &[String],
+    allowed: &dyn Fn(&str) -> bool,
 ) -> Option<(String, Resolved)> {
     if !request_list.is_empty() {
         if !request_list_applies(class) {
@@ -47,7 +48,7 @@ pub fn next_model(
         }
         return request_list
             .iter()
-            .filter(|m| !visited.contains(m))
+            .filter(|m| !visited.contains(m) && allowed(m))
             .find_map(|m| catalog.resolve(m).map(|r| (m.clone(), r)));
     }
     let reason = reason(class)?;
@@ -57,7 +58,7 @@ pub fn next_model(
     model
         .fallbacks
         .iter()
-        .filter(|f| f.on.contains(&reason) && !visited.contains(&f.model))
+        .filter(|f| f.on.contains(&reason) && !visited.contains(&f.model) && allowed(&f.model))
         .find_map(|f| catalog.resolve(&f.model).map(|r| (f.model.clone(), r)))
 }
 

@@ -112,6 +112,8 @@ pub async fn chat_completions(
             }
         }
     }
+    // The model after conditional routing: a different one serving later is a fallback.
+    let routed = serving.clone();
     let ask = Ask {
         stream: peek.stream,
         prompt_tokens: traits.prompt_tokens,
@@ -154,7 +156,7 @@ pub async fn chat_completions(
         }
         match result {
             Ok(served) => {
-                let fallback = (serving != peek.model).then_some(serving.as_str());
+                let fallback = (serving != routed).then_some(serving.as_str());
                 log.served_model = fallback.map(str::to_string);
                 return commit(&call, served, log, attempts, fallback);
             }
@@ -170,8 +172,15 @@ pub async fn chat_completions(
                     // Nothing available in the pool is the pool's (server-side) failure.
                     _ => (ErrorClass::Server, String::new()),
                 };
-                let next = plan::next_model(&catalog, &resolved, class, &request_list, &visited)
-                    .filter(|(name, _)| st.policy.authorize_model(&principal, name).is_ok());
+                let allowed = |name: &str| st.policy.authorize_model(&principal, name).is_ok();
+                let next = plan::next_model(
+                    &catalog,
+                    &resolved,
+                    class,
+                    &request_list,
+                    &visited,
+                    &allowed,
+                );
                 if let Some((name, r)) = next {
                     tracing::debug!(
                         request_id = rid.as_str(),
