@@ -331,6 +331,8 @@ pub struct DeploymentConfig {
     pub timeout: Option<HumanDuration>,
     /// Time to the first token of a stream (overrides `router.first_token_timeout`).
     pub first_token_timeout: Option<HumanDuration>,
+    /// TCP and TLS connect timeout to this deployment (overrides `server.connect_timeout`).
+    pub connect_timeout: Option<HumanDuration>,
     /// The provider's request limit for this deployment, per minute.
     pub rpm: Option<u64>,
     /// The provider's token limit for this deployment, per minute.
@@ -615,6 +617,12 @@ impl Config {
                 }
                 if d.timeout.is_some_and(|t| t.0.is_zero()) {
                     return Err(invalid(dat("timeout"), "timeout must be greater than 0"));
+                }
+                if d.connect_timeout.is_some_and(|t| t.0.is_zero()) {
+                    return Err(invalid(
+                        dat("connect_timeout"),
+                        "connect_timeout must be greater than 0",
+                    ));
                 }
                 if d.first_token_timeout.is_some_and(|t| t.0.is_zero()) {
                     return Err(invalid(

@@ -249,7 +249,7 @@ models:
     strategy: latency
     hedge_after: 800ms
     deployments:
-      - {provider: a, model: x, rpm: 500, tpm: 200000, timeout: 60s, first_token_timeout: 5s,
+      - {provider: a, model: x, rpm: 500, tpm: 200000, timeout: 60s, first_token_timeout: 5s, connect_timeout: 2s,
          pricing: {input_per_mtok: 0.15, output_per_mtok: 0.6}}
     fallbacks:
       - {model: backup, on: [rate_limit, server_error]}
@@ -275,6 +275,7 @@ router: {retries: 3, cooldown: 10s, allowed_failures: 2, max_retry_wait: 5s, fir
     );
     assert_eq!(m.route_if[0].when.prompt_tokens_over, Some(8000));
     assert_eq!(m.deployments[0].rpm, Some(500));
+    assert_eq!(m.deployments[0].connect_timeout.map(|d| d.0), Some(Duration::from_secs(2)));
     assert_eq!(c.router.retries(), 3);
     assert_eq!(c.router.cooldown(), Duration::from_secs(10));
     assert_eq!(c.router.allowed_failures(), 2);

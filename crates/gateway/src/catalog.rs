@@ -148,6 +148,8 @@ pub struct Deployment {
     pub timeout: Duration,
     /// A stream's first token (after which it is committed to the client).
     pub first_token_timeout: Duration,
+    /// Its own connect timeout, when it differs from the server's.
+    pub connect_timeout: Option<Duration>,
     /// Requests currently in flight on this deployment.
     pub inflight: AtomicI64,
     pub health: Health,
@@ -169,6 +171,7 @@ impl Deployment {
             weight,
             timeout,
             first_token_timeout: timeout,
+            connect_timeout: None,
             inflight: AtomicI64::new(0),
             health: Health::default(),
             limits: Limits::default(),
@@ -285,6 +288,7 @@ impl Catalog {
                         .unwrap_or(timeout)
                         .min(timeout);
                     dep.limits = Limits::new(d.rpm, d.tpm);
+                    dep.connect_timeout = d.connect_timeout.map(|t| t.0);
                     dep.pricing = pricing_of(&dep, d.pricing.as_ref());
                     dep.price = dep.pricing.map(|p| Price {
                         input_per_mtok: p.input_per_mtok,
@@ -350,6 +354,17 @@ impl Catalog {
             output_per_mtok: p.output_per_mtok,
         });
         Some(Resolved::Direct(Arc::new(d)))
+    }
+
+    /// The distinct per-deployment connect timeouts (each worker keeps a client for each).
+    pub fn connect_timeouts(&self) -> Vec<Duration> {
+        let mut out: Vec<Duration> = self
+            .deployments()
+            .filter_map(|d| d.connect_timeout)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Every deployment of every public model.

@@ -16,6 +16,18 @@ pub struct AppState {
     inner: Arc<Inner>,
     /// This worker's upstream client (connection pool).
     pub http: crate::upstream::HttpClient,
+    /// This worker's clients for deployments with their own connect timeout.
+    pub http_by_connect: Arc<[(std::time::Duration, crate::upstream::HttpClient)]>,
+}
+
+fn clients_for(inner: &Inner) -> Arc<[(std::time::Duration, crate::upstream::HttpClient)]> {
+    inner
+        .catalog
+        .load()
+        .connect_timeouts()
+        .into_iter()
+        .map(|t| (t, crate::upstream::client(t)))
+        .collect()
 }
 
 pub struct Inner {
@@ -41,10 +53,22 @@ pub struct Inner {
 impl AppState {
     pub fn new(inner: Inner) -> Self {
         let http = crate::upstream::client(inner.connect_timeout);
+        let http_by_connect = clients_for(&inner);
         AppState {
             inner: Arc::new(inner),
             http,
+            http_by_connect,
         }
+    }
+
+    /// The client for a deployment: its own connect timeout's, else the default.
+    pub fn client_for(
+        &self,
+        connect_timeout: Option<std::time::Duration>,
+    ) -> &crate::upstream::HttpClient {
+        connect_timeout
+            .and_then(|t| self.http_by_connect.iter().find(|(d, _)| *d == t))
+            .map_or(&self.http, |(_, c)| c)
     }
 
     /// A weak handle on the shared state (for callbacks that must not keep it alive).
@@ -57,6 +81,7 @@ impl AppState {
         AppState {
             inner: self.inner.clone(),
             http: crate::upstream::client(self.inner.connect_timeout),
+            http_by_connect: clients_for(&self.inner),
         }
     }
 

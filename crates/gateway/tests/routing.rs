@@ -998,3 +998,52 @@ async fn all_deployments_cooling_down_is_503_with_retry_after() {
     assert_eq!(hits(&h, "down1").await, 1);
     assert_eq!(hits(&h, "down2").await, 1);
 }
+
+/// A deployment's own connect timeout bounds connecting to it (a listener whose accept
+/// queue is full drops new connections' SYNs, so connecting would otherwise wait for the
+/// server's 10s default).
+#[tokio::test]
+async fn a_deployment_connect_timeout_bounds_the_connect() {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let _listener = socket.listen(1).unwrap();
+    // Fill the accept queue (never accepted).
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(Ok(c)) = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            fillers.push(c);
+        }
+    }
+    let yaml = format!(
+        r#"
+master_key: sk-master-test
+providers:
+  full: {{kind: openai_compatible, base_url: "http://{addr}/v1", api_key: k}}
+models:
+  - name: m
+    deployments: [{{provider: full, model: x, connect_timeout: 300ms, timeout: 20s}}]
+router: {{retries: 0}}
+"#
+    );
+    let h = start(&yaml).await;
+    let started = std::time::Instant::now();
+    let r = h
+        .chat(serde_json::json!({"model": "m", "messages": user("x")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    let e: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "upstream_connection_error", "{e}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}

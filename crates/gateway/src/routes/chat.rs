@@ -607,7 +607,8 @@ async fn attempt(
     } else {
         d.timeout
     };
-    let resp = upstream::send(&call.st.http, upstream_req, call.rid.as_str(), head_timeout)
+    let http = call.st.client_for(d.connect_timeout);
+    let resp = upstream::send(http, upstream_req, call.rid.as_str(), head_timeout)
         .await
         .map_err(fail)?;
     let status = resp.status();
