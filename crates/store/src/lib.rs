@@ -197,7 +197,7 @@ mod tests {
             unreachable!()
         };
         let db = format!("sy_store_test_{}", std::process::id());
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {db}"))
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
             .execute(pool)
             .await
             .unwrap();
@@ -210,7 +210,7 @@ mod tests {
         assert_eq!(store.backend(), "postgres");
         exercise(store.clone()).await;
         store.close().await;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {db}"))
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
             .execute(pool)
             .await
             .unwrap();
