@@ -86,6 +86,10 @@ models:
         timeout: 300ms
 server:
   max_body_size: 64KiB
+# Each test looks at one attempt's answer (retries and cooldowns have their own tests).
+router:
+  retries: 0
+  allowed_failures: 1000
 """
     )
     p = Proc(
@@ -146,6 +150,7 @@ def providers_gateway(mock):
     config.write_text(
         f"""
 master_key: {MASTER_KEY}
+router: {{retries: 0, allowed_failures: 1000}}
 providers:
   openai: {{kind: openai_compatible, base_url: "http://{m}/v1", api_key: sk-up}}
   anthropic: {{kind: anthropic, base_url: "http://{m}", api_key: sk-ant-up}}
