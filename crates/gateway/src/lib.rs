@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod governance;
 pub mod observe;
 pub mod policy;
 pub mod providers;
