@@ -9,3 +9,4 @@
 pub mod limits;
 pub mod period;
 pub mod scope;
+pub mod tokens;
