@@ -87,6 +87,61 @@ impl ApiError {
         .with_param(Some("model".into()))
     }
 
+    /// 403: a virtual key outside its model scope.
+    pub fn model_not_allowed(model: &str, key_name: &str) -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            Some("model_not_allowed"),
+            format!(
+                "The API key `{}` may not use the model `{}`. GET /v1/models lists the models this key may use.",
+                truncate(key_name, 100),
+                truncate(model, 200)
+            ),
+        )
+        .with_param(Some("model".into()))
+    }
+
+    pub fn forbidden(message: &str) -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            Some("forbidden"),
+            message,
+        )
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found_error",
+            Some("not_found"),
+            message,
+        )
+    }
+
+    /// 402: the key's budget for the period is spent.
+    pub fn budget_exceeded(message: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "budget_exceeded",
+            Some("budget_exceeded"),
+            message,
+        )
+    }
+
+    /// 429 from the gateway's own limits, with `Retry-After`.
+    pub fn rate_limited(message: impl Into<String>, retry_after_s: u64) -> Self {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            Some("rate_limit_exceeded"),
+            message,
+        );
+        e.retry_after = Some(retry_after_s.max(1));
+        e
+    }
+
     pub fn too_large(limit: u64) -> Self {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

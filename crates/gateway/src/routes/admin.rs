@@ -2,7 +2,7 @@
 //! health as the router sees it.
 
 use crate::catalog::Deployment;
-use crate::policy::Principal;
+use crate::error::ApiError;
 use crate::router::health::{now_ms, Availability};
 use crate::state::AppState;
 use axum::extract::State;
@@ -13,7 +13,13 @@ use serde_json::{json, Value};
 
 pub async fn deployments(State(st): State<AppState>, headers: HeaderMap) -> Response {
     match st.policy.authenticate(&headers) {
-        Ok(Principal::Master | Principal::Open) => {}
+        Ok(p) if p.is_admin() => {}
+        Ok(_) => {
+            return ApiError::forbidden(
+                "The admin API needs the master key; virtual keys cannot use it.",
+            )
+            .into_response()
+        }
         Err(e) => return e.into_response(),
     }
     let catalog = st.catalog.load();
