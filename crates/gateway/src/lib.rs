@@ -11,6 +11,7 @@ pub mod relay;
 pub mod router;
 pub mod routes;
 pub mod state;
+pub mod telemetry;
 pub mod translate;
 pub mod upstream;
 
@@ -28,12 +29,17 @@ use switchyard_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// How long shutdown waits for the last spans to be exported.
+const TELEMETRY_FLUSH_BOUND: Duration = Duration::from_secs(3);
+
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error("redis: {0}")]
     Redis(String),
+    #[error("telemetry: {0}")]
+    Telemetry(String),
 }
 
 /// A gateway ready to serve: its state (for tests and the binary) and its settings.
@@ -55,6 +61,23 @@ impl Gateway {
         sinks: Vec<std::sync::Arc<dyn observe::RecordSink>>,
     ) -> Result<Gateway, BuildError> {
         let catalog = Catalog::build(config)?;
+        let mut sinks = sinks;
+        // Traces: off unless an OTLP endpoint is configured (here or in OTEL_* env).
+        let env = |name: &str| std::env::var(name).ok();
+        let telemetry = match telemetry::Settings::resolve(config.telemetry.as_ref(), &env) {
+            None => None,
+            Some(settings) => {
+                tracing::info!(
+                    collector = %settings.endpoint_for_logs(),
+                    "exporting traces over OTLP/HTTP"
+                );
+                let exporter = telemetry::Exporter::start(settings)
+                    .map_err(|e| BuildError::Telemetry(e.to_string()))?;
+                let exporter = Arc::new(exporter);
+                sinks.push(exporter.clone());
+                Some(exporter)
+            }
+        };
         // Cooldowns decided by other replicas land in this process's catalog; the
         // callback runs on the shared-state thread and finds the catalog through a
         // weak reference set once the state exists.
@@ -89,6 +112,7 @@ impl Gateway {
             draining: AtomicBool::new(false),
             router: router::Settings::from_config(&config.router),
             shared,
+            telemetry,
         });
         let _ = inner_ref.set(state.downgrade());
         Ok(Gateway {
@@ -113,6 +137,18 @@ impl Gateway {
     /// machine this measured ~35% less CPU per request than the work-stealing runtime
     /// (bench/RESULTS.md). Shared state (catalog, counters) is lock-free.
     pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let result = self.serve_inner(listener, shutdown).await;
+        // The spans of the last requests, within a short bound.
+        state.flush_telemetry(TELEMETRY_FLUSH_BOUND).await;
+        result
+    }
+
+    async fn serve_inner(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,

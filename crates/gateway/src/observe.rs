@@ -134,6 +134,8 @@ pub struct AttemptRecord {
     pub span_id: [u8; 8],
     /// `provider/model`.
     pub deployment: String,
+    /// The deployment's provider kind (`openai`, `anthropic`, `bedrock`, …).
+    pub provider_kind: &'static str,
     /// The upstream's HTTP status, when it answered.
     pub status: Option<u16>,
     /// `None` for the attempt that served.
@@ -148,6 +150,8 @@ pub struct RequestLog {
     pub request_id: String,
     pub model: String,
     pub deployment: String,
+    /// The provider kind of `deployment` (empty when no deployment was reached).
+    pub provider_kind: &'static str,
     pub stream: bool,
     pub status: u16,
     pub attempts: u32,
@@ -190,6 +194,7 @@ impl RequestLog {
             request_id: request_id.to_string(),
             model: model.to_string(),
             deployment: deployment.to_string(),
+            provider_kind: "",
             stream,
             status: 0,
             attempts: 0,

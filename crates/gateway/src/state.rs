@@ -48,6 +48,8 @@ pub struct Inner {
     pub router: crate::router::Settings,
     /// Deployment cooldowns shared with the other replicas (`redis:`).
     pub shared: Option<switchyard_shared_state::SharedCooldowns>,
+    /// The OTLP trace exporter (also one of `sinks`), when export is configured.
+    pub telemetry: Option<Arc<crate::telemetry::Exporter>>,
 }
 
 impl AppState {
@@ -91,7 +93,28 @@ impl AppState {
 
     /// Whether traces are exported (then every attempt sends a `traceparent`).
     pub fn tracing_enabled(&self) -> bool {
-        false
+        self.inner.telemetry.is_some()
+    }
+
+    /// The request's trace context: the client's `traceparent` continued (its sampled
+    /// flag honoured), else a new trace, sampled by `telemetry.sample_ratio` from its id
+    /// so that every replica decides alike.
+    pub fn trace_context(&self, headers: &http::HeaderMap) -> crate::observe::TraceContext {
+        let mut trace = crate::observe::TraceContext::from_headers(headers);
+        if trace.parent_span_id.is_none() {
+            if let Some(t) = &self.inner.telemetry {
+                trace.sampled = t.sampler().sample(&trace.trace_id);
+            }
+        }
+        trace
+    }
+
+    /// Exports the spans of every request recorded so far, waiting at most `bound`
+    /// (shutdown and tests; a no-op when export is off).
+    pub async fn flush_telemetry(&self, bound: std::time::Duration) {
+        if let Some(t) = &self.inner.telemetry {
+            t.flush(bound).await;
+        }
     }
 
     /// Shares a deployment's cooldown (0: recovered) with the other replicas, when

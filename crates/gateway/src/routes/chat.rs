@@ -128,7 +128,7 @@ pub async fn chat_completions(
         canonical: OnceLock::new(),
         started,
         attempt_log: std::sync::Mutex::new(Vec::new()),
-        trace: crate::observe::TraceContext::from_headers(&headers),
+        trace: st.trace_context(&headers),
         forward_trace: headers.contains_key("traceparent"),
     };
     let mut log = RequestLog::new(
@@ -199,6 +199,7 @@ pub async fn chat_completions(
                 return match failure {
                     Failure::Upstream(e, d) => {
                         log.deployment.clone_from(&d.label);
+                        log.provider_kind = d.provider.kind.as_str();
                         log.price = d.pricing;
                         upstream_failed(&mut log, &e, &d, attempts)
                     }
@@ -255,6 +256,7 @@ impl Call<'_> {
                 offset: started.saturating_duration_since(self.started),
                 span_id,
                 deployment: d.label.clone(),
+                provider_kind: d.provider.kind.as_str(),
                 status,
                 error_class,
                 latency: started.elapsed(),
@@ -717,6 +719,7 @@ fn commit(
             deployment,
         } => {
             log.deployment.clone_from(&deployment.label);
+            log.provider_kind = deployment.provider.kind.as_str();
             log.price = deployment.pricing;
             log.status = status.as_u16();
             log.usage = usage;
@@ -745,6 +748,7 @@ fn commit(
         }
         Served::Relay(mut relay, deployment) => {
             log.deployment.clone_from(&deployment.label);
+            log.provider_kind = deployment.provider.kind.as_str();
             log.price = deployment.pricing;
             log.status = 200;
             relay.attach(log);
@@ -752,6 +756,7 @@ fn commit(
         }
         Served::Translated(mut relay, deployment) => {
             log.deployment.clone_from(&deployment.label);
+            log.provider_kind = deployment.provider.kind.as_str();
             log.price = deployment.pricing;
             log.status = 200;
             relay.attach(log);

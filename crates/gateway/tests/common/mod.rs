@@ -226,3 +226,110 @@ pub fn sse_data(body: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// An OTLP/HTTP collector on loopback: decodes what is posted to `/v1/traces`.
+#[derive(Clone, Default)]
+pub struct Collector {
+    pub addr: Option<SocketAddr>,
+    pub received: Arc<Mutex<Vec<Export>>>,
+}
+
+/// One export request as the collector saw it.
+#[derive(Clone, Debug)]
+pub struct Export {
+    pub headers: http::HeaderMap,
+    pub request: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+}
+
+impl Collector {
+    pub async fn spawn() -> Collector {
+        use prost::Message;
+        let received: Arc<Mutex<Vec<Export>>> = Arc::default();
+        let sink = received.clone();
+        let app = axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post(move |headers: http::HeaderMap, body: bytes::Bytes| {
+                let sink = sink.clone();
+                async move {
+                    let request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(body)
+                        .unwrap();
+                    sink.lock().unwrap().push(Export { headers, request });
+                    let resp = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::default();
+                    (
+                        [(http::header::CONTENT_TYPE, "application/x-protobuf")],
+                        resp.encode_to_vec(),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Collector {
+            addr: Some(addr),
+            received,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr.unwrap())
+    }
+
+    /// Every span received so far, with its resource's `service.name`.
+    pub fn spans(&self) -> Vec<(String, opentelemetry_proto::tonic::trace::v1::Span)> {
+        let mut out = Vec::new();
+        for e in self.received.lock().unwrap().iter() {
+            for rs in &e.request.resource_spans {
+                let service = rs
+                    .resource
+                    .as_ref()
+                    .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
+                    .map(|kv| attr_string(kv.value.as_ref()))
+                    .unwrap_or_default();
+                for ss in &rs.scope_spans {
+                    for s in &ss.spans {
+                        out.push((service.clone(), s.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn attr_string(v: Option<&opentelemetry_proto::tonic::common::v1::AnyValue>) -> String {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    match v.and_then(|v| v.value.as_ref()) {
+        Some(V::StringValue(s)) => s.clone(),
+        Some(V::IntValue(i)) => i.to_string(),
+        Some(V::DoubleValue(d)) => d.to_string(),
+        Some(V::BoolValue(b)) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// A span's attribute, as a string (ints and doubles printed).
+pub fn span_attr(span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .map(|kv| attr_string(kv.value.as_ref()))
+}
+
+/// A span's integer attribute.
+pub fn span_int(span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str) -> Option<i64> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            V::IntValue(i) => Some(*i),
+            _ => None,
+        })
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
