@@ -275,7 +275,10 @@ router: {retries: 3, cooldown: 10s, allowed_failures: 2, max_retry_wait: 5s, fir
     );
     assert_eq!(m.route_if[0].when.prompt_tokens_over, Some(8000));
     assert_eq!(m.deployments[0].rpm, Some(500));
-    assert_eq!(m.deployments[0].connect_timeout.map(|d| d.0), Some(Duration::from_secs(2)));
+    assert_eq!(
+        m.deployments[0].connect_timeout.map(|d| d.0),
+        Some(Duration::from_secs(2))
+    );
     assert_eq!(c.router.retries(), 3);
     assert_eq!(c.router.cooldown(), Duration::from_secs(10));
     assert_eq!(c.router.allowed_failures(), 2);
