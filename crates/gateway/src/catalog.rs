@@ -159,6 +159,9 @@ pub struct Deployment {
     pub price: Option<Price>,
     /// The full price (cache and reasoning rates too), for each request's cost.
     pub pricing: Option<switchyard_pricing::Price>,
+    /// The model's output limit from the pricing catalog (a budget reservation's worst
+    /// case when the request sets no `max_tokens`).
+    pub max_output: Option<u64>,
 }
 
 impl Deployment {
@@ -177,6 +180,7 @@ impl Deployment {
             limits: Limits::default(),
             price: None,
             pricing: None,
+            max_output: None,
         }
     }
 
@@ -290,6 +294,7 @@ impl Catalog {
                     dep.limits = Limits::new(d.rpm, d.tpm);
                     dep.connect_timeout = d.connect_timeout.map(|t| t.0);
                     dep.pricing = pricing_of(&dep, d.pricing.as_ref());
+                    dep.max_output = max_output_of(&dep);
                     dep.price = dep.pricing.map(|p| Price {
                         input_per_mtok: p.input_per_mtok,
                         output_per_mtok: p.output_per_mtok,
@@ -349,6 +354,7 @@ impl Catalog {
         let p = self.providers.get(provider)?;
         let mut d = Deployment::new(p.clone(), upstream, 1, self.default_timeout);
         d.pricing = pricing_of(&d, None);
+        d.max_output = max_output_of(&d);
         d.price = d.pricing.map(|p| Price {
             input_per_mtok: p.input_per_mtok,
             output_per_mtok: p.output_per_mtok,
@@ -391,6 +397,10 @@ fn pricing_of(
         });
     }
     switchyard_pricing::lookup(d.provider.kind.as_str(), &d.model).map(|info| info.price)
+}
+
+fn max_output_of(d: &Deployment) -> Option<u64> {
+    switchyard_pricing::lookup(d.provider.kind.as_str(), &d.model).and_then(|i| i.max_output)
 }
 
 fn build_provider(

@@ -17,6 +17,8 @@ pub struct ApiError {
     pub param: Option<String>,
     /// Seconds, sent as `Retry-After`.
     pub retry_after: Option<u64>,
+    /// More headers (the `x-ratelimit-*` of a limit refusal).
+    pub extra_headers: Vec<(&'static str, u64)>,
 }
 
 #[derive(Serialize)]
@@ -47,6 +49,7 @@ impl ApiError {
             code: code.map(str::to_string),
             param: None,
             retry_after: None,
+            extra_headers: Vec::new(),
         }
     }
 
@@ -234,6 +237,7 @@ impl ApiError {
                     code,
                     param: e.param.clone(),
                     retry_after: None,
+                    extra_headers: Vec::new(),
                 }
             }
         };
@@ -288,6 +292,9 @@ impl IntoResponse for ApiError {
         );
         if let Some(secs) = self.retry_after {
             h.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        for (name, v) in self.extra_headers {
+            h.insert(name, HeaderValue::from(v));
         }
         resp
     }

@@ -62,6 +62,9 @@ impl Gateway {
     ) -> Result<Gateway, BuildError> {
         let catalog = Catalog::build(config)?;
         let mut sinks = sinks;
+        // Settles virtual keys' reservations first, so limits free up before anything
+        // else looks at the record.
+        sinks.insert(0, Arc::new(governance::admission::GovernanceSink));
         // Traces: off unless an OTLP endpoint is configured (here or in OTEL_* env).
         let env = |name: &str| std::env::var(name).ok();
         let telemetry = match telemetry::Settings::resolve(config.telemetry.as_ref(), &env) {

@@ -176,6 +176,8 @@ pub struct RequestLog {
     /// Request metadata tags (`metadata.tags`, `x-switchyard-tags`).
     pub tags: Vec<String>,
     pub trace: Option<TraceContext>,
+    /// A virtual key's admitted reservation, settled when this record is emitted.
+    pub admitted: Option<crate::governance::admission::Admitted>,
     sinks: Sinks,
     emitted: bool,
 }
@@ -212,6 +214,7 @@ impl RequestLog {
             user_agent: None,
             tags: Vec::new(),
             trace: None,
+            admitted: None,
             sinks: sinks.clone(),
             emitted: false,
         }

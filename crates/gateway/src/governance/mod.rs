@@ -6,6 +6,7 @@
 //! memory and flushed in batches. Limits and budget reservations are enforced in
 //! process, or, with `redis:`, in Redis with one round trip per request.
 
+pub mod admission;
 pub mod keys;
 pub mod limits;
 pub mod period;

@@ -29,6 +29,7 @@
 
 use crate::catalog::{Deployment, KeyPick, Resolved};
 use crate::error::ApiError;
+use crate::governance::admission::{self, Size};
 use crate::observe::{Outcome, RequestLog};
 use crate::providers;
 use crate::relay::Relay;
@@ -146,9 +147,37 @@ pub async fn chat_completions(
         .map(|v| v.chars().take(256).collect());
     log.tags.clone_from(&traits.tags);
     log.trace = Some(call.trace);
+    // Governance: a virtual key's limits and budget admit the request (or refuse it)
+    // before anything is sent; the reservation is settled when the record is emitted.
+    if let Some(key) = principal.key() {
+        log.key_id = Some(key.id.clone());
+        if key.has_limits() {
+            let size = Size::measure(
+                key,
+                peek.raw("messages").unwrap_or("[]"),
+                peek.raw("tools"),
+                explicit_max_output(&peek),
+                traits.prompt_tokens,
+            );
+            match admission::admit(key, &resolved, &size, now_ms()) {
+                Ok(a) => log.admitted = Some(a),
+                Err(e) => {
+                    log.status = e.status.as_u16();
+                    log.outcome = Outcome::Rejected;
+                    log.error_class = Some(if e.status == StatusCode::PAYMENT_REQUIRED {
+                        "budget_exceeded"
+                    } else {
+                        "rate_limited"
+                    });
+                    return e.into_response();
+                }
+            }
+        }
+    }
+    let allowed_limits = log.admitted.as_ref().map(|a| a.allowed);
     let mut visited = vec![serving.clone()];
     let counter = AtomicU32::new(0);
-    loop {
+    let mut response = loop {
         let result = run_pool(&call, &resolved, &ask, &counter).await;
         let attempts = counter.load(Ordering::Relaxed);
         if let Ok(mut a) = call.attempt_log.lock() {
@@ -158,13 +187,13 @@ pub async fn chat_completions(
             Ok(served) => {
                 let fallback = (serving != routed).then_some(serving.as_str());
                 log.served_model = fallback.map(str::to_string);
-                return commit(&call, served, log, attempts, fallback);
+                break commit(&call, served, log, attempts, fallback);
             }
             Err(Failure::Rejected(e)) => {
                 log.attempts = attempts;
                 log.status = e.status.as_u16();
                 log.outcome = Outcome::Rejected;
-                return e.into_response();
+                break e.into_response();
             }
             Err(failure) => {
                 let (class, label) = match &failure {
@@ -196,7 +225,7 @@ pub async fn chat_completions(
                     continue;
                 }
                 log.attempts = attempts;
-                return match failure {
+                break match failure {
                     Failure::Upstream(e, d) => {
                         log.deployment.clone_from(&d.label);
                         log.provider_kind = d.provider.kind.as_str();
@@ -215,7 +244,11 @@ pub async fn chat_completions(
                 };
             }
         }
+    };
+    if let Some(allowed) = &allowed_limits {
+        admission::ratelimit_headers(response.headers_mut(), allowed);
     }
+    response
 }
 
 /// One request's inputs, shared by its attempts.
@@ -859,6 +892,13 @@ fn client_ip(headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> Option<std:
         .and_then(|v| v.split(',').next())
         .and_then(|v| v.trim().parse().ok())
         .or(peer)
+}
+
+/// The output cap the request itself sets, if any.
+fn explicit_max_output(peek: &ChatPeek<'_>) -> Option<u64> {
+    ["max_completion_tokens", "max_tokens"]
+        .iter()
+        .find_map(|k| peek.raw(k).and_then(|v| v.parse::<u64>().ok()))
 }
 
 fn max_output(peek: &ChatPeek<'_>) -> u64 {

@@ -1,0 +1,171 @@
+//! The policy step's second half: admitting a virtual key's request against its
+//! limits and budget before anything is sent, and settling it when its record is
+//! emitted (once, whether it succeeded, failed or the client went away).
+
+use super::keys::KeyEntry;
+use super::limits::{Allowed, Denied};
+use super::tokens;
+use crate::catalog::Resolved;
+use crate::error::ApiError;
+use crate::observe::{RecordSink, RequestLog};
+use http::{HeaderMap, HeaderValue};
+use std::sync::Arc;
+
+/// Output tokens assumed for the worst case when neither the request nor the
+/// pricing catalog gives a limit.
+const DEFAULT_MAX_OUTPUT: u64 = 4096;
+
+/// An admitted request's reservation, settled when its record is emitted.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    pub key: Arc<KeyEntry>,
+    /// Tokens counted against TPM at admission (prompt estimate + output cap).
+    pub tokens: u64,
+    /// Worst-case cost reserved against the budget.
+    pub reserve_usd: f64,
+    pub allowed: Allowed,
+}
+
+/// The request's size for admission: prompt tokens (a real tokenizer when a budget or
+/// TPM limit needs it) and its output cap.
+pub struct Size {
+    pub prompt_tokens: u64,
+    pub max_output: Option<u64>,
+}
+
+impl Size {
+    pub fn measure(
+        key: &KeyEntry,
+        messages_raw: &str,
+        tools_raw: Option<&str>,
+        max_output: Option<u64>,
+        cheap_estimate: u64,
+    ) -> Size {
+        let needs_tokens = key.limits.budget_usd.is_some() || key.limits.tpm.is_some();
+        Size {
+            prompt_tokens: if needs_tokens {
+                tokens::estimate_prompt(messages_raw, tools_raw)
+            } else {
+                cheap_estimate
+            },
+            max_output,
+        }
+    }
+}
+
+/// Admits a request for `key` to `resolved`, or refuses it (429 with Retry-After, or
+/// 402 budget_exceeded).
+pub fn admit(
+    key: &Arc<KeyEntry>,
+    resolved: &Resolved,
+    size: &Size,
+    now_ms: u64,
+) -> Result<Admitted, ApiError> {
+    // The worst case over the deployments the request may land on (and its fallbacks'
+    // costs are covered by settling to the actual cost).
+    let deployments: Vec<_> = match resolved {
+        Resolved::Public(m) => m.deployments.iter().collect(),
+        Resolved::Direct(d) => vec![d],
+    };
+    let mut reserve_usd: f64 = 0.0;
+    let mut max_output_seen = 0;
+    for d in &deployments {
+        let out = size
+            .max_output
+            .or(d.max_output)
+            .unwrap_or(DEFAULT_MAX_OUTPUT);
+        max_output_seen = max_output_seen.max(out);
+        if let Some(p) = &d.pricing {
+            reserve_usd =
+                reserve_usd.max(switchyard_pricing::estimate_usd(p, size.prompt_tokens, out));
+        }
+    }
+    let tokens = size.prompt_tokens + max_output_seen;
+    let counters = &key.counters;
+    match counters.admit(&key.limits, tokens, reserve_usd, now_ms) {
+        Ok(allowed) => Ok(Admitted {
+            key: key.clone(),
+            tokens,
+            reserve_usd,
+            allowed,
+        }),
+        Err(denied) => Err(refusal(&key.name, denied)),
+    }
+}
+
+fn refusal(name: &str, denied: Denied) -> ApiError {
+    match denied {
+        Denied::Rpm {
+            limit,
+            retry_after_ms,
+        } => {
+            let mut e = ApiError::rate_limited(
+                format!("Rate limit reached for key `{name}`: {limit} requests per minute."),
+                retry_after_ms.div_ceil(1000),
+            );
+            e.extra_headers = vec![
+                ("x-ratelimit-limit-requests", limit),
+                ("x-ratelimit-remaining-requests", 0),
+            ];
+            e
+        }
+        Denied::Tpm {
+            limit,
+            retry_after_ms,
+        } => {
+            let mut e = ApiError::rate_limited(
+                format!("Rate limit reached for key `{name}`: {limit} tokens per minute."),
+                retry_after_ms.div_ceil(1000),
+            );
+            e.extra_headers = vec![
+                ("x-ratelimit-limit-tokens", limit),
+                ("x-ratelimit-remaining-tokens", 0),
+            ];
+            e
+        }
+        Denied::Concurrency { limit } => ApiError::rate_limited(
+            format!("Key `{name}` already has {limit} requests in flight (max_concurrency)."),
+            1,
+        ),
+        Denied::Budget {
+            budget_usd,
+            spent_usd,
+        } => ApiError::budget_exceeded(format!(
+            "Budget exceeded for key `{name}`: ${spent_usd:.4} of ${budget_usd:.4} spent this \
+             period (counting requests in flight at their worst-case cost)."
+        )),
+    }
+}
+
+/// The `x-ratelimit-*` headers of an admitted request.
+pub fn ratelimit_headers(h: &mut HeaderMap, allowed: &Allowed) {
+    let mut put = |name: &'static str, v: Option<u64>| {
+        if let Some(v) = v {
+            h.insert(name, HeaderValue::from(v));
+        }
+    };
+    put("x-ratelimit-limit-requests", allowed.limit_requests);
+    put("x-ratelimit-remaining-requests", allowed.remaining_requests);
+    put("x-ratelimit-limit-tokens", allowed.limit_tokens);
+    put("x-ratelimit-remaining-tokens", allowed.remaining_tokens);
+}
+
+/// Settles each admitted request when its record is emitted.
+pub struct GovernanceSink;
+
+impl RecordSink for GovernanceSink {
+    fn record(&self, log: &RequestLog) {
+        let Some(adm) = &log.admitted else {
+            return;
+        };
+        let actual_tokens = log.usage.map_or(0, |u| u.total_tokens);
+        adm.key.counters.settle(
+            &adm.key.limits,
+            adm.tokens,
+            adm.reserve_usd,
+            actual_tokens,
+            log.cost_usd(),
+            crate::router::health::now_ms(),
+        );
+    }
+}
