@@ -16,9 +16,9 @@ pub struct ApiError {
     pub code: Option<String>,
     pub param: Option<String>,
     /// Seconds, sent as `Retry-After`.
-    pub retry_after: Option<u64>,
+    pub retry_after: Option<u32>,
     /// More headers (the `x-ratelimit-*` of a limit refusal).
-    pub extra_headers: Vec<(&'static str, u64)>,
+    pub extra_headers: Option<Box<Vec<(&'static str, u64)>>>,
 }
 
 #[derive(Serialize)]
@@ -49,7 +49,7 @@ impl ApiError {
             code: code.map(str::to_string),
             param: None,
             retry_after: None,
-            extra_headers: Vec::new(),
+            extra_headers: None,
         }
     }
 
@@ -141,7 +141,7 @@ impl ApiError {
             Some("rate_limit_exceeded"),
             message,
         );
-        e.retry_after = Some(retry_after_s.max(1));
+        e.retry_after = Some(u32::try_from(retry_after_s.max(1)).unwrap_or(u32::MAX));
         e
     }
 
@@ -237,11 +237,11 @@ impl ApiError {
                     code,
                     param: e.param.clone(),
                     retry_after: None,
-                    extra_headers: Vec::new(),
+                    extra_headers: None,
                 }
             }
         };
-        err.retry_after = retry_after;
+        err.retry_after = retry_after.map(|s| u32::try_from(s).unwrap_or(u32::MAX));
         err
     }
 
@@ -293,8 +293,8 @@ impl IntoResponse for ApiError {
         if let Some(secs) = self.retry_after {
             h.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        for (name, v) in self.extra_headers {
-            h.insert(name, HeaderValue::from(v));
+        for (name, v) in self.extra_headers.iter().flat_map(|b| b.iter()) {
+            h.insert(*name, HeaderValue::from(*v));
         }
         resp
     }

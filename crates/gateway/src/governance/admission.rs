@@ -103,10 +103,10 @@ fn refusal(name: &str, denied: Denied) -> ApiError {
                 format!("Rate limit reached for key `{name}`: {limit} requests per minute."),
                 retry_after_ms.div_ceil(1000),
             );
-            e.extra_headers = vec![
+            e.extra_headers = Some(Box::new(vec![
                 ("x-ratelimit-limit-requests", limit),
                 ("x-ratelimit-remaining-requests", 0),
-            ];
+            ]));
             e
         }
         Denied::Tpm {
@@ -117,10 +117,10 @@ fn refusal(name: &str, denied: Denied) -> ApiError {
                 format!("Rate limit reached for key `{name}`: {limit} tokens per minute."),
                 retry_after_ms.div_ceil(1000),
             );
-            e.extra_headers = vec![
+            e.extra_headers = Some(Box::new(vec![
                 ("x-ratelimit-limit-tokens", limit),
                 ("x-ratelimit-remaining-tokens", 0),
-            ];
+            ]));
             e
         }
         Denied::Concurrency { limit } => ApiError::rate_limited(

@@ -234,7 +234,7 @@ pub async fn chat_completions(
                     }
                     Failure::Unavailable(message, retry_after) => {
                         let mut e = ApiError::unavailable(message);
-                        e.retry_after = Some(retry_after.max(1));
+                        e.retry_after = Some(u32::try_from(retry_after.max(1)).unwrap_or(u32::MAX));
                         log.status = e.status.as_u16();
                         log.outcome = Outcome::UpstreamError;
                         log.error_class = Some("unavailable");
