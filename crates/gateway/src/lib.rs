@@ -145,10 +145,41 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let state = self.state.clone();
+        // Background work on this runtime, stopped after the last request finished so
+        // that its spend and records are written.
+        let (bg_stop, bg_rx) = watch::channel(false);
+        let mut background = Vec::new();
+        if let Some(store) = state.store.clone() {
+            let mut sync = governance::sync::Sync::new(store, state.policy.keys.clone());
+            if let Err(e) = sync.refresh_keys().await {
+                tracing::warn!(error = %e, "could not load virtual keys from the database");
+            }
+            background.push(tokio::spawn(sync.run(bg_rx.clone())));
+        }
         let result = self.serve_inner(listener, shutdown).await;
+        let _ = bg_stop.send(true);
+        for task in background {
+            if tokio::time::timeout(BACKGROUND_FLUSH_BOUND, task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("background flush did not finish in time");
+            }
+        }
         // The spans of the last requests, within a short bound.
         state.flush_telemetry(TELEMETRY_FLUSH_BOUND).await;
         result
+    }
+
+    /// Loads the virtual keys from the database now (tests and tools that do not
+    /// `serve`).
+    pub async fn load_keys(&self) -> Result<(), switchyard_store::StoreError> {
+        if let Some(store) = &self.state.store {
+            governance::sync::Sync::new(store.clone(), self.state.policy.keys.clone())
+                .refresh_keys()
+                .await?;
+        }
+        Ok(())
     }
 
     async fn serve_inner(
@@ -213,6 +244,9 @@ impl Gateway {
         }
     }
 }
+
+/// How long the ledger and spend flushes may take after the last request.
+const BACKGROUND_FLUSH_BOUND: Duration = Duration::from_secs(10);
 
 /// Waits for the other workers' threads without blocking this runtime.
 async fn join_workers(threads: Vec<std::thread::JoinHandle<()>>) {

@@ -11,4 +11,5 @@ pub mod keys;
 pub mod limits;
 pub mod period;
 pub mod scope;
+pub mod sync;
 pub mod tokens;

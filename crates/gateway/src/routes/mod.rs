@@ -5,7 +5,9 @@
 mod admin;
 mod chat;
 mod health;
+mod keys;
 mod models;
+pub mod time;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -26,6 +28,11 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/admin/deployments", get(admin::deployments))
+        .route("/admin/keys", post(keys::create).get(keys::list))
+        .route(
+            "/admin/keys/{id}",
+            get(keys::show).patch(keys::patch).delete(keys::revoke),
+        )
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn(request_id))

@@ -75,6 +75,15 @@ pub async fn start_with_store(yaml: &str, store: Option<switchyard_store::Store>
     start_full(yaml, mock, store).await
 }
 
+/// Like [`start_with_mock`], with a database.
+pub async fn start_full_with(
+    yaml: &str,
+    mock: SocketAddr,
+    store: Option<switchyard_store::Store>,
+) -> Harness {
+    start_full(yaml, mock, store).await
+}
+
 async fn start_full(
     yaml: &str,
     mock: SocketAddr,
