@@ -20,7 +20,11 @@
 //! While Redis is unreachable everything degrades to per-process behaviour: announcements
 //! are kept (latest per label) and replayed when Redis is back, remote state is re-read on
 //! reconnect, and one warning is logged per outage.
+//!
+//! [`RedisLimits`] (module [`limits`]) enforces per-virtual-key rate, concurrency and
+//! budget limits across replicas, one Redis round trip per request.
 
+pub mod limits;
 mod protocol;
 mod worker;
 
@@ -31,6 +35,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+
+pub use limits::{
+    Admission, Ask, DenyReason, Error as LimitsError, KeyLimits, Options as LimitsOptions,
+    RedisLimits, Settlement,
+};
 
 /// Called on the background thread with `(deployment label, cooldown until in unix ms)`
 /// for each cooldown learnt from another replica; `0` means the cooldown was cleared.

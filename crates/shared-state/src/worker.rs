@@ -505,14 +505,14 @@ async fn load(
 }
 
 /// Exponential backoff with jitter between `min` and `max`.
-struct Backoff {
+pub(crate) struct Backoff {
     min: Duration,
     max: Duration,
     current: Duration,
 }
 
 impl Backoff {
-    fn new(min: Duration, max: Duration) -> Self {
+    pub(crate) fn new(min: Duration, max: Duration) -> Self {
         let min = min.max(Duration::from_millis(1));
         let max = max.max(min);
         Self {
@@ -522,12 +522,12 @@ impl Backoff {
         }
     }
 
-    fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.current = self.min;
     }
 
     /// The next delay: the current step ±25 %, after which the step doubles.
-    fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         let base = self.current;
         self.current = self.current.saturating_mul(2).min(self.max);
         base.mul_f64(0.75 + fastrand::f64() * 0.5).min(self.max)
