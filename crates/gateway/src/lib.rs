@@ -104,6 +104,13 @@ impl Gateway {
                 )
             }
         };
+        let limits = match &config.redis {
+            None => None,
+            Some(url) => Some(Arc::new(
+                switchyard_shared_state::limits::RedisLimits::start(url, "switchyard")
+                    .map_err(|e| BuildError::Redis(e.to_string()))?,
+            )),
+        };
         let state = AppState::new(Inner {
             catalog: ArcSwap::from_pointee(catalog),
             policy: Policy::new(config.master_key.clone()),
@@ -116,6 +123,7 @@ impl Gateway {
             router: router::Settings::from_config(&config.router),
             shared,
             telemetry,
+            limits,
         });
         let _ = inner_ref.set(state.downgrade());
         Ok(Gateway {
@@ -150,7 +158,8 @@ impl Gateway {
         let (bg_stop, bg_rx) = watch::channel(false);
         let mut background = Vec::new();
         if let Some(store) = state.store.clone() {
-            let mut sync = governance::sync::Sync::new(store, state.policy.keys.clone());
+            let mut sync = governance::sync::Sync::new(store, state.policy.keys.clone())
+                .with_limits(state.limits.clone());
             if let Err(e) = sync.refresh_keys().await {
                 tracing::warn!(error = %e, "could not load virtual keys from the database");
             }

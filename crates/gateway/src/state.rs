@@ -48,6 +48,9 @@ pub struct Inner {
     pub router: crate::router::Settings,
     /// Deployment cooldowns shared with the other replicas (`redis:`).
     pub shared: Option<switchyard_shared_state::SharedCooldowns>,
+    /// Virtual keys' limits and budget reservations shared with the other replicas
+    /// (`redis:`); `None`: enforced in this process.
+    pub limits: Option<Arc<switchyard_shared_state::limits::RedisLimits>>,
     /// The OTLP trace exporter (also one of `sinks`), when export is configured.
     pub telemetry: Option<Arc<crate::telemetry::Exporter>>,
 }

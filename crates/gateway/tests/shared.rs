@@ -129,3 +129,68 @@ router:
     let stats = a.mock_stats().await;
     assert_eq!(stats["total"], 1, "{stats}");
 }
+
+/// Two replicas sharing Redis enforce one RPM limit, not one each: limit 20, 40
+/// requests spread over both, exactly 20 pass.
+#[tokio::test]
+async fn two_replicas_enforce_one_rpm_limit_through_redis() {
+    use switchyard_gateway::governance::keys::{hash, KeySpec};
+    let url = redis_url();
+    if !redis_reachable(&url) {
+        return;
+    }
+    let yaml = format!(
+        r#"
+master_key: sk-master-test
+redis: {url}
+providers:
+  up: {{kind: openai_compatible, base_url: "http://{{mock}}/v1", api_key: k}}
+models:
+  - name: general
+    deployments: [{{provider: up, model: m}}]
+"#
+    );
+    let (mock, _) =
+        switchyard_mock_provider::spawn(switchyard_mock_provider::MockConfig::default())
+            .await
+            .unwrap();
+    let a = start_with_mock(&yaml, mock).await;
+    let b = start_with_mock(&yaml, mock).await;
+    // The same key on both (as the store would give it), with an id of its own so
+    // concurrent runs on one Redis do not meet.
+    let id = format!("key_{}", uuid::Uuid::new_v4().simple());
+    let spec = KeySpec {
+        id,
+        name: "shared-rpm".into(),
+        hash: hash("sk-sy-shared-rpm"),
+        models: vec![],
+        budget_usd: None,
+        period: None,
+        rpm: Some(20),
+        tpm: None,
+        max_concurrency: None,
+        expires_at_ms: None,
+        revoked: false,
+    };
+    a.state.policy.keys.replace(vec![spec.clone()]);
+    b.state.policy.keys.replace(vec![spec]);
+    let send = |h: &Harness| {
+        h.http
+            .post(h.url("/v1/chat/completions"))
+            .bearer_auth("sk-sy-shared-rpm")
+            .json(&json!({"model": "general", "messages": user("x")}))
+            .send()
+    };
+    let mut futures = Vec::new();
+    for i in 0..40 {
+        futures.push(send(if i % 2 == 0 { &a } else { &b }));
+    }
+    let statuses: Vec<u16> = futures_util::future::join_all(futures)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((ok, limited), (20, 20), "{statuses:?}");
+}

@@ -10,13 +10,16 @@ use crate::error::ApiError;
 use crate::observe::{RecordSink, RequestLog};
 use http::{HeaderMap, HeaderValue};
 use std::sync::Arc;
+use switchyard_shared_state::limits::{
+    Admission, Ask as SharedAsk, DenyReason, KeyLimits as SharedLimits, RedisLimits,
+};
 
 /// Output tokens assumed for the worst case when neither the request nor the
 /// pricing catalog gives a limit.
 const DEFAULT_MAX_OUTPUT: u64 = 4096;
 
 /// An admitted request's reservation, settled when its record is emitted.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Admitted {
     pub key: Arc<KeyEntry>,
     /// Tokens counted against TPM at admission (prompt estimate + output cap).
@@ -24,6 +27,20 @@ pub struct Admitted {
     /// Worst-case cost reserved against the budget.
     pub reserve_usd: f64,
     pub allowed: Allowed,
+    /// Admitted by the shared Redis limiter (settled there), with the request id that
+    /// names its slot; `None`: in process.
+    pub shared: Option<(Arc<RedisLimits>, String)>,
+}
+
+impl std::fmt::Debug for Admitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admitted")
+            .field("key", &self.key.id)
+            .field("tokens", &self.tokens)
+            .field("reserve_usd", &self.reserve_usd)
+            .field("shared", &self.shared.is_some())
+            .finish()
+    }
 }
 
 /// The request's size for admission: prompt tokens (a real tokenizer when a budget or
@@ -88,8 +105,92 @@ pub fn admit(
             tokens,
             reserve_usd,
             allowed,
+            shared: None,
         }),
         Err(denied) => Err(refusal(&key.name, denied)),
+    }
+}
+
+/// Like [`admit`], through the Redis limiter shared by every replica (one round trip).
+/// When Redis does not answer, the process enforces the limits itself.
+pub async fn admit_shared(
+    redis: &Arc<RedisLimits>,
+    key: &Arc<KeyEntry>,
+    resolved: &Resolved,
+    size: &Size,
+    request_id: &str,
+    now_ms: u64,
+) -> Result<Admitted, ApiError> {
+    // The same worst case as in process: reserve it in Redis instead.
+    let local = admit(key, resolved, size, now_ms)?;
+    // Undo the local counting: Redis is the authority while it answers.
+    key.counters.settle(
+        &key.limits,
+        local.tokens,
+        local.reserve_usd,
+        local.tokens,
+        0.0,
+        now_ms,
+    );
+    let (start, end) = key.limits.period.bounds(now_ms);
+    let limits = SharedLimits {
+        rpm: key.limits.rpm,
+        tpm: key.limits.tpm,
+        max_concurrency: key.limits.max_concurrency,
+        budget_usd: key.limits.budget_usd,
+        period_start_ms: start,
+        period_end_ms: end,
+    };
+    let ask = SharedAsk {
+        tokens: local.tokens,
+        reserve_usd: local.reserve_usd,
+        request_id,
+    };
+    match redis.admit(&key.id, &limits, &ask, now_ms).await {
+        Ok(Admission::Allowed {
+            remaining_requests,
+            remaining_tokens,
+            ..
+        }) => Ok(Admitted {
+            allowed: Allowed {
+                limit_requests: key.limits.rpm,
+                remaining_requests,
+                limit_tokens: key.limits.tpm,
+                remaining_tokens,
+            },
+            shared: Some((redis.clone(), request_id.to_string())),
+            ..local
+        }),
+        Ok(Admission::Denied {
+            reason,
+            retry_after_ms,
+            limit,
+            remaining,
+        }) => Err(refusal(
+            &key.name,
+            match reason {
+                DenyReason::Rpm => Denied::Rpm {
+                    limit,
+                    retry_after_ms,
+                },
+                DenyReason::Tpm => Denied::Tpm {
+                    limit,
+                    retry_after_ms,
+                },
+                DenyReason::Concurrency => Denied::Concurrency { limit },
+                DenyReason::Budget => Denied::Budget {
+                    budget_usd: key.limits.budget_usd.unwrap_or(0.0),
+                    // Spent and reserved by requests in flight.
+                    spent_usd: switchyard_shared_state::limits::micros_to_usd(
+                        limit.saturating_sub(remaining),
+                    ),
+                },
+            },
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, key = %key.id, "shared limiter unavailable; enforcing limits in this process");
+            admit(key, resolved, size, now_ms)
+        }
     }
 }
 
@@ -159,13 +260,47 @@ impl RecordSink for GovernanceSink {
             return;
         };
         let actual_tokens = log.usage.map_or(0, |u| u.total_tokens);
-        adm.key.counters.settle(
-            &adm.key.limits,
-            adm.tokens,
-            adm.reserve_usd,
-            actual_tokens,
-            log.cost_usd(),
-            crate::router::health::now_ms(),
-        );
+        let now = crate::router::health::now_ms();
+        let cost = log.cost_usd();
+        let Some((redis, request_id)) = &adm.shared else {
+            adm.key.counters.settle(
+                &adm.key.limits,
+                adm.tokens,
+                adm.reserve_usd,
+                actual_tokens,
+                cost,
+                now,
+            );
+            return;
+        };
+        // Redis holds the slot and the reservation; the store still gets the spend.
+        adm.key
+            .counters
+            .book_spend(adm.key.limits.period, cost, now);
+        let (redis, request_id, key) = (redis.clone(), request_id.clone(), adm.key.clone());
+        let (tokens, reserve) = (adm.tokens, adm.reserve_usd);
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        handle.spawn(async move {
+            let (start, end) = key.limits.period.bounds(now);
+            let limits = SharedLimits {
+                rpm: key.limits.rpm,
+                tpm: key.limits.tpm,
+                max_concurrency: key.limits.max_concurrency,
+                budget_usd: key.limits.budget_usd,
+                period_start_ms: start,
+                period_end_ms: end,
+            };
+            let ask = SharedAsk {
+                tokens,
+                reserve_usd: reserve,
+                request_id: &request_id,
+            };
+            if let Err(e) = redis.settle(&key.id, &limits, &ask, actual_tokens, cost, now).await {
+                // The slot's lease expires on its own; the spend is still in the store.
+                tracing::warn!(error = %e, key = %key.id, "could not settle a request in the shared limiter");
+            }
+        });
     }
 }

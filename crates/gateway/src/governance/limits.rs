@@ -217,6 +217,18 @@ impl KeyCounters {
         }
     }
 
+    /// Books spend decided elsewhere (Redis enforces the limits) so it is still flushed
+    /// to the store.
+    pub fn book_spend(&self, period: Period, usd: f64, now_ms: u64) {
+        let Ok(mut c) = self.inner.lock() else {
+            return;
+        };
+        c.roll_period(period, now_ms);
+        if usd.is_finite() && usd > 0.0 {
+            c.unflushed += usd;
+        }
+    }
+
     /// Spend booked since the last flush: `(period_start, usd)`, moved to "flushing".
     pub fn take_unflushed(&self) -> Option<(u64, f64)> {
         let mut c = self.inner.lock().ok()?;

@@ -40,6 +40,8 @@ pub struct Sync {
     pub store: Store,
     pub keys: Arc<KeyCache>,
     version: i64,
+    /// The shared limiter, whose spend counters are raised to the store's totals.
+    limits: Option<Arc<switchyard_shared_state::limits::RedisLimits>>,
 }
 
 impl Sync {
@@ -49,7 +51,16 @@ impl Sync {
             keys,
             // Below any real version: the first poll loads everything.
             version: -1,
+            limits: None,
         }
+    }
+
+    pub fn with_limits(
+        mut self,
+        limits: Option<Arc<switchyard_shared_state::limits::RedisLimits>>,
+    ) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Reloads the key cache when the store changed.
@@ -100,8 +111,15 @@ impl Sync {
             .collect();
         let totals = self.store.current_spends(&which).await?;
         for ((k, (_, start)), total) in budgeted.iter().zip(&which).zip(totals) {
-            k.counters
-                .set_store_spend(u64::try_from(*start).unwrap_or(0), total);
+            let start = u64::try_from(*start).unwrap_or(0);
+            k.counters.set_store_spend(start, total);
+            // A restarted fleet (or one whose Redis lost data) continues from the
+            // store's figure.
+            if let Some(limits) = &self.limits {
+                if let Err(e) = limits.seed_spend(&k.id, start, total).await {
+                    tracing::debug!(error = %e, "could not seed the shared spend counter");
+                }
+            }
         }
         Ok(())
     }

@@ -159,7 +159,14 @@ pub async fn chat_completions(
                 explicit_max_output(&peek),
                 traits.prompt_tokens,
             );
-            match admission::admit(key, &resolved, &size, now_ms()) {
+            let admitted = match &st.limits {
+                Some(redis) => {
+                    admission::admit_shared(redis, key, &resolved, &size, rid.as_str(), now_ms())
+                        .await
+                }
+                None => admission::admit(key, &resolved, &size, now_ms()),
+            };
+            match admitted {
                 Ok(a) => log.admitted = Some(a),
                 Err(e) => {
                     log.status = e.status.as_u16();
