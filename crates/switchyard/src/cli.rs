@@ -43,6 +43,13 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Virtual keys (the same store as /admin/keys).
+    Keys {
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: crate::keys_cli::KeysCommand,
+    },
     /// Apply database migrations.
     Migrate {
         #[arg(long)]
@@ -76,6 +83,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Demo { listen } => crate::demo::run(&listen).await,
         Command::Check { config } => check(config),
         Command::Migrate { config } => migrate(config).await,
+        Command::Keys { config, command } => {
+            let config = load_config(config).map_err(|e| anyhow!("{e}"))?;
+            let store = open_store(&config).await?;
+            let code = crate::keys_cli::run(&store, command).await;
+            store.close().await;
+            code
+        }
         Command::MockProvider {
             listen,
             ttft_ms,

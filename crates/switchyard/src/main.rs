@@ -2,6 +2,7 @@
 
 mod cli;
 mod demo;
+mod keys_cli;
 mod logging;
 
 use clap::Parser;

@@ -393,3 +393,67 @@ fn json_logs_carry_one_structured_line_per_request() {
     assert_eq!(v["completion_tokens"], 12);
     assert!(v["latency_ms"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn keys_create_list_show_revoke_on_the_configured_store() {
+    let dir = tmpdir("keys");
+    let cfg = write_config(&dir, "127.0.0.1:9");
+    let run = |args: &[&str]| {
+        let out = bin()
+            .args(args)
+            .arg("--config")
+            .arg(&cfg)
+            .env("TEST_MASTER_KEY", "sk-m")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = run(&[
+        "keys",
+        "create",
+        "--name",
+        "ci",
+        "--models",
+        "general,sim/*",
+        "--budget-usd",
+        "5",
+        "--budget-period",
+        "month",
+        "--rpm",
+        "10",
+    ]);
+    assert!(ok, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let key = created["key"].as_str().unwrap().to_string();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(key.starts_with("sk-sy-"));
+    assert_eq!(created["models"], serde_json::json!(["general", "sim/*"]));
+    assert_eq!(created["budget_period"], "month");
+
+    let (ok, out, _) = run(&["keys", "list"]);
+    assert!(ok);
+    assert!(out.contains(&id) && !out.contains(&key), "{out}");
+    let (ok, out, _) = run(&["keys", "show", &id]);
+    assert!(ok && out.contains("\"rpm\": 10"), "{out}");
+    let (ok, out, _) = run(&["keys", "revoke", &id]);
+    assert!(ok, "{out}");
+    let (_, out, _) = run(&["keys", "show", &id]);
+    assert!(out.contains("\"revoked\": true"), "{out}");
+    let (ok, _, err) = run(&["keys", "show", "key_missing"]);
+    assert!(!ok && err.contains("no key"), "{err}");
+    let (ok, _, err) = run(&[
+        "keys",
+        "create",
+        "--name",
+        "x",
+        "--budget-usd",
+        "1",
+        "--budget-period",
+        "fortnight",
+    ]);
+    assert!(!ok && err.contains("budget_period"), "{err}");
+}

@@ -5,7 +5,7 @@
 mod admin;
 mod chat;
 mod health;
-mod keys;
+pub mod keys;
 mod models;
 pub mod time;
 
