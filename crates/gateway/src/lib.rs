@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod metrics;
 pub mod observe;
 pub mod policy;
 pub mod providers;
@@ -53,6 +54,21 @@ impl Gateway {
         store: Option<Store>,
         sinks: Vec<std::sync::Arc<dyn observe::RecordSink>>,
     ) -> Result<Gateway, BuildError> {
+        Gateway::build_with_metrics(config, store, sinks, metrics::Metrics::new())
+    }
+
+    /// Like [`Gateway::build_with_sinks`], recording into `metrics` (made beforehand,
+    /// e.g. to hand it to the ledger writer for its queue figures). The metrics sink
+    /// always comes first, before `sinks`.
+    pub fn build_with_metrics(
+        config: &Config,
+        store: Option<Store>,
+        sinks: Vec<std::sync::Arc<dyn observe::RecordSink>>,
+        metrics: Arc<metrics::Metrics>,
+    ) -> Result<Gateway, BuildError> {
+        let mut all: Vec<Arc<dyn observe::RecordSink>> = Vec::with_capacity(sinks.len() + 1);
+        all.push(metrics.clone());
+        all.extend(sinks);
         let catalog = Catalog::build(config)?;
         // Cooldowns decided by other replicas land in this process's catalog; the
         // callback runs on the shared-state thread and finds the catalog through a
@@ -84,7 +100,8 @@ impl Gateway {
             max_body: config.server.max_body_size(),
             inflight: AtomicI64::new(0),
             store,
-            sinks: sinks.into(),
+            sinks: all.into(),
+            metrics,
             draining: AtomicBool::new(false),
             router: router::Settings::from_config(&config.router),
             shared,
@@ -95,6 +112,11 @@ impl Gateway {
             shutdown_grace: config.server.shutdown_grace(),
             workers: config.server.workers(),
         })
+    }
+
+    /// The Prometheus registry: the ledger writer reports its queue through it.
+    pub fn metrics(&self) -> Arc<metrics::Metrics> {
+        self.state.metrics.clone()
     }
 
     /// The routes, bound to this gateway's state.
