@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod error;
 pub mod governance;
+pub mod metrics;
 pub mod observe;
 pub mod policy;
 pub mod providers;
@@ -60,11 +61,26 @@ impl Gateway {
         store: Option<Store>,
         sinks: Vec<std::sync::Arc<dyn observe::RecordSink>>,
     ) -> Result<Gateway, BuildError> {
-        let catalog = Catalog::build(config)?;
-        let mut sinks = sinks;
+        Gateway::build_with_metrics(config, store, sinks, metrics::Metrics::new())
+    }
+
+    /// Like [`Gateway::build_with_sinks`], recording into `metrics` (made beforehand,
+    /// e.g. to hand it to the ledger writer for its queue figures). The metrics sink
+    /// always comes first, before `sinks`.
+    pub fn build_with_metrics(
+        config: &Config,
+        store: Option<Store>,
+        sinks: Vec<std::sync::Arc<dyn observe::RecordSink>>,
+        metrics: Arc<metrics::Metrics>,
+    ) -> Result<Gateway, BuildError> {
         // Settles virtual keys' reservations first, so limits free up before anything
-        // else looks at the record.
-        sinks.insert(0, Arc::new(governance::admission::GovernanceSink));
+        // else looks at the record; then metrics, then the caller's sinks.
+        let mut all: Vec<Arc<dyn observe::RecordSink>> = Vec::with_capacity(sinks.len() + 3);
+        all.push(Arc::new(governance::admission::GovernanceSink));
+        all.push(metrics.clone());
+        all.extend(sinks);
+        let mut sinks = all;
+        let catalog = Catalog::build(config)?;
         // Traces: off unless an OTLP endpoint is configured (here or in OTEL_* env).
         let env = |name: &str| std::env::var(name).ok();
         let telemetry = match telemetry::Settings::resolve(config.telemetry.as_ref(), &env) {
@@ -119,6 +135,7 @@ impl Gateway {
             inflight: AtomicI64::new(0),
             store,
             sinks: sinks.into(),
+            metrics,
             draining: AtomicBool::new(false),
             router: router::Settings::from_config(&config.router),
             shared,
@@ -131,6 +148,11 @@ impl Gateway {
             shutdown_grace: config.server.shutdown_grace(),
             workers: config.server.workers(),
         })
+    }
+
+    /// The Prometheus registry: the ledger writer reports its queue through it.
+    pub fn metrics(&self) -> Arc<metrics::Metrics> {
+        self.state.metrics.clone()
     }
 
     /// The routes, bound to this gateway's state.

@@ -40,8 +40,10 @@ pub struct Inner {
     /// Requests in flight (streams count until their body ends or the client leaves).
     pub inflight: AtomicI64,
     pub store: Option<Store>,
-    /// Where finished requests' records go.
+    /// Where finished requests' records go (the metrics registry among them).
     pub sinks: crate::observe::Sinks,
+    /// The Prometheus registry (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Set once shutdown began: readiness fails so load balancers drain us.
     pub draining: AtomicBool,
     /// Retries, cooldowns and timeouts of the attempt loop.

@@ -44,6 +44,8 @@ pub struct Health {
     /// Recent error rate as f64 bits.
     error_rate_bits: AtomicU64,
     samples: AtomicU64,
+    /// Cooldowns this replica started (for metrics).
+    cooldowns: AtomicU64,
 }
 
 /// What a recorded outcome changed, for sharing with other replicas.
@@ -108,7 +110,11 @@ impl Health {
         if tripped {
             let until =
                 now_ms.saturating_add(u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX));
-            self.cooldown_until_ms.store(until, Ordering::Release);
+            let was = self.cooldown_until_ms.swap(until, Ordering::AcqRel);
+            // A failure while already cooling down extends it; only a new one counts.
+            if was == 0 || was <= now_ms {
+                self.cooldowns.fetch_add(1, Ordering::Relaxed);
+            }
             Transition::CooledDown(until)
         } else {
             Transition::None
@@ -138,6 +144,12 @@ impl Health {
 
     pub fn error_rate(&self) -> f64 {
         f64::from_bits(self.error_rate_bits.load(Ordering::Acquire))
+    }
+
+    /// How many times this replica put the deployment in cooldown (a failure that only
+    /// extends a running cooldown, or one applied from another replica, does not count).
+    pub fn cooldowns(&self) -> u64 {
+        self.cooldowns.load(Ordering::Relaxed)
     }
 
     pub fn consecutive_failures(&self) -> u32 {
@@ -223,6 +235,16 @@ mod tests {
             Transition::CooledDown(70_000)
         );
         assert!(h.try_probe(), "the probe slot is free again");
+        assert_eq!(h.cooldowns(), 2, "the first trip and the failed probe");
+    }
+
+    #[test]
+    fn failures_during_a_cooldown_do_not_count_as_new_cooldowns() {
+        let h = Health::default();
+        h.record_failure(1, COOL, 1000);
+        h.record_failure(1, COOL, 2000);
+        h.apply_remote(90_000);
+        assert_eq!(h.cooldowns(), 1);
     }
 
     #[test]

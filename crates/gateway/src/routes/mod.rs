@@ -1,6 +1,9 @@
 //! The HTTP surface. The middleware order, outermost first:
 //! 1. `request_id` — keeps or mints `x-request-id`, puts it on every response;
 //! 2. the route handler, which calls the policy choke point (`Policy`) first.
+//!
+//! `GET /metrics` (Prometheus) and the health probes are unauthenticated; they go
+//! through `request_id` too (it logs nothing, so a scrape writes no log line).
 
 mod admin;
 mod chat;
@@ -33,6 +36,7 @@ pub fn router(state: AppState) -> Router {
             "/admin/keys/{id}",
             get(keys::show).patch(keys::patch).delete(keys::revoke),
         )
+        .route("/metrics", get(crate::metrics::scrape))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn(request_id))
