@@ -182,7 +182,7 @@ macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
             Store::Sqlite($pool) => $body,
-            Store::Postgres($pool) => $body,
+            Store::Postgres($pool, _) => $body,
         }
     };
 }
@@ -202,7 +202,7 @@ impl Store {
     /// JSON as TEXT). `$n` placeholders work on both.
     fn sql(&self, pg: &str) -> String {
         match self {
-            Store::Postgres(_) => pg.to_string(),
+            Store::Postgres(..) => pg.to_string(),
             Store::Sqlite(_) => pg.replace("::jsonb", "").replace("::text", ""),
         }
     }
@@ -426,7 +426,7 @@ impl Store {
                 }
                 tx.commit().await?;
             }
-            Store::Postgres(p) => {
+            Store::Postgres(p, _) => {
                 // One statement, rows in the map's order.
                 let mut keys = Vec::with_capacity(merged.len());
                 let mut periods = Vec::with_capacity(merged.len());
@@ -493,7 +493,7 @@ impl Store {
                 .fetch_all(p)
                 .await?
             }
-            Store::Postgres(p) => {
+            Store::Postgres(p, _) => {
                 let keys: Vec<String> = which.iter().map(|(k, _)| k.as_ref().to_string()).collect();
                 let periods: Vec<i64> = which.iter().map(|(_, p)| *p).collect();
                 sqlx::query_as(
@@ -1286,7 +1286,7 @@ mod tests {
     impl PgDb {
         async fn drop_db(self) {
             self.store.close().await;
-            let Store::Postgres(pool) = &self.admin else {
+            let Store::Postgres(pool, _) = &self.admin else {
                 unreachable!()
             };
             sqlx::query(&format!(
@@ -1313,7 +1313,7 @@ mod tests {
                 return None;
             }
         };
-        let Store::Postgres(pool) = &admin else {
+        let Store::Postgres(pool, _) = &admin else {
             panic!("SWITCHYARD_TEST_POSTGRES must be a postgres:// URL")
         };
         let name = format!("sy_keys_{test}_{}", std::process::id());

@@ -4,6 +4,18 @@
 //!
 //! Nothing here is called on the request path: the gateway reads what it needs at
 //! start-up or from caches, and writes from background tasks.
+//!
+//! The request ledger (`insert_ledger`, `get_request`, `list_requests`, `usage`,
+//! `export_ledger`, `prune_ledger`) keeps one row per finished request plus hourly
+//! rollups that answer usage questions without reading raw rows.
+
+mod ledger;
+
+pub use ledger::{
+    rfc3339, LedgerAttempt, LedgerRow, PartitionCache, RequestFilter, RequestPage, UsageBucket,
+    UsageGroup, UsageQuery, UsageRow, DEFAULT_LIST_LIMIT, HIST_BUCKETS, HIST_RATIO,
+    MAX_EXPORT_LIMIT, MAX_LIST_LIMIT,
+};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -24,12 +36,17 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("invalid page cursor")]
+    InvalidCursor,
+    #[error("unreadable stored data: {0}")]
+    Corrupt(String),
 }
 
 #[derive(Clone, Debug)]
 pub enum Store {
     Sqlite(SqlitePool),
-    Postgres(PgPool),
+    /// The pool and the ledger's day partitions known to exist.
+    Postgres(PgPool, PartitionCache),
 }
 
 impl Store {
@@ -51,7 +68,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(5))
                 .connect(url)
                 .await?;
-            Ok(Store::Postgres(pool))
+            Ok(Store::Postgres(pool, PartitionCache::default()))
         } else {
             Err(StoreError::BadUrl(redact_url(url)))
         }
@@ -60,7 +77,7 @@ impl Store {
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",
-            Store::Postgres(_) => "postgres",
+            Store::Postgres(..) => "postgres",
         }
     }
 
@@ -69,7 +86,7 @@ impl Store {
         let before = self.applied_migrations().await.unwrap_or(0);
         match self {
             Store::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
-            Store::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+            Store::Postgres(p, _) => POSTGRES_MIGRATIONS.run(p).await?,
         }
         let after = self.applied_migrations().await?;
         Ok(after.saturating_sub(before))
@@ -79,7 +96,7 @@ impl Store {
         let q = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
         let n: i64 = match self {
             Store::Sqlite(p) => sqlx::query_scalar(q).fetch_one(p).await?,
-            Store::Postgres(p) => sqlx::query_scalar(q).fetch_one(p).await?,
+            Store::Postgres(p, _) => sqlx::query_scalar(q).fetch_one(p).await?,
         };
         Ok(usize::try_from(n).unwrap_or(0))
     }
@@ -88,7 +105,7 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ())?,
-            Store::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ())?,
+            Store::Postgres(p, _) => sqlx::query("SELECT 1").execute(p).await.map(|_| ())?,
         }
         Ok(())
     }
@@ -108,7 +125,7 @@ impl Store {
                         .await?,
                 )
             }
-            Store::Postgres(p) => {
+            Store::Postgres(p, _) => {
                 sqlx::query("INSERT INTO meta (key, value) VALUES ('install_id', $1) ON CONFLICT (key) DO NOTHING")
                     .bind(&fresh)
                     .execute(p)
@@ -125,7 +142,7 @@ impl Store {
     pub async fn close(&self) {
         match self {
             Store::Sqlite(p) => p.close().await,
-            Store::Postgres(p) => p.close().await,
+            Store::Postgres(p, _) => p.close().await,
         }
     }
 }
@@ -196,7 +213,7 @@ mod tests {
                 return;
             }
         };
-        let Store::Postgres(pool) = &admin else {
+        let Store::Postgres(pool, _) = &admin else {
             unreachable!()
         };
         let db = format!("sy_store_test_{}", std::process::id());
