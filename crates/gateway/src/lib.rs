@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod error;
 pub mod governance;
+pub mod ledger;
 pub mod metrics;
 pub mod observe;
 pub mod policy;
@@ -81,6 +82,18 @@ impl Gateway {
         all.extend(sinks);
         let mut sinks = all;
         let catalog = Catalog::build(config)?;
+        // The request ledger, written by a background task in batches.
+        let ledger = store.clone().map(|store| {
+            ledger::Ledger::new(
+                store,
+                config.ledger.queue_size(),
+                config.ledger.retention_days(),
+                metrics.clone(),
+            )
+        });
+        if let Some(l) = &ledger {
+            sinks.push(l.sink.clone());
+        }
         // Traces: off unless an OTLP endpoint is configured (here or in OTEL_* env).
         let env = |name: &str| std::env::var(name).ok();
         let telemetry = match telemetry::Settings::resolve(config.telemetry.as_ref(), &env) {
@@ -141,6 +154,7 @@ impl Gateway {
             shared,
             telemetry,
             limits,
+            ledger,
         });
         let _ = inner_ref.set(state.downgrade());
         Ok(Gateway {
@@ -186,6 +200,13 @@ impl Gateway {
                 tracing::warn!(error = %e, "could not load virtual keys from the database");
             }
             background.push(tokio::spawn(sync.run(bg_rx.clone())));
+        }
+        let writer = state
+            .ledger
+            .as_ref()
+            .and_then(|l| l.writer.lock().ok().and_then(|mut w| w.take()));
+        if let Some(writer) = writer {
+            background.push(tokio::spawn(writer.run(bg_rx.clone())));
         }
         let result = self.serve_inner(listener, shutdown).await;
         let _ = bg_stop.send(true);

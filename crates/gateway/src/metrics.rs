@@ -471,6 +471,10 @@ impl Metrics {
 /// `GET /metrics`.
 pub async fn scrape(State(st): State<AppState>) -> Response {
     let catalog = st.catalog.load();
+    if let Some(ledger) = &st.ledger {
+        st.metrics
+            .set_ledger_queue_depth(ledger.sink.queue_depth() as u64);
+    }
     let body = st.metrics.render(&catalog, st.inflight());
     (
         [(

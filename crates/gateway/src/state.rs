@@ -42,6 +42,9 @@ pub struct Inner {
     pub store: Option<Store>,
     /// Where finished requests' records go (the metrics registry among them).
     pub sinks: crate::observe::Sinks,
+    /// The request ledger (with a database): its sink and its writer, which `serve`
+    /// starts.
+    pub ledger: Option<crate::ledger::Ledger>,
     /// The Prometheus registry (`GET /metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Set once shutdown began: readiness fails so load balancers drain us.

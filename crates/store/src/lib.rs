@@ -74,6 +74,15 @@ impl Store {
         }
     }
 
+    /// Runs one SQL statement (administration and tests: creating a database).
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+            Store::Postgres(p, _) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+        }
+        .map_err(StoreError::from)
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",

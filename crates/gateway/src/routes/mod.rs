@@ -9,6 +9,7 @@ mod admin;
 mod chat;
 mod health;
 pub mod keys;
+pub mod ledger;
 mod models;
 pub mod time;
 
@@ -37,6 +38,9 @@ pub fn router(state: AppState) -> Router {
             get(keys::show).patch(keys::patch).delete(keys::revoke),
         )
         .route("/metrics", get(crate::metrics::scrape))
+        .route("/admin/requests", get(ledger::requests))
+        .route("/admin/requests/{request_id}", get(ledger::request))
+        .route("/admin/usage", get(ledger::usage))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn(request_id))
