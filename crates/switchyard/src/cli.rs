@@ -50,6 +50,13 @@ enum Command {
         #[command(subcommand)]
         command: crate::keys_cli::KeysCommand,
     },
+    /// The request ledger.
+    Usage {
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: crate::usage_cli::UsageCommand,
+    },
     /// Apply database migrations.
     Migrate {
         #[arg(long)]
@@ -83,6 +90,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Demo { listen } => crate::demo::run(&listen).await,
         Command::Check { config } => check(config),
         Command::Migrate { config } => migrate(config).await,
+        Command::Usage { config, command } => {
+            let config = load_config(config).map_err(|e| anyhow!("{e}"))?;
+            let store = open_store(&config).await?;
+            let code = crate::usage_cli::run(&store, command).await;
+            store.close().await;
+            code
+        }
         Command::Keys { config, command } => {
             let config = load_config(config).map_err(|e| anyhow!("{e}"))?;
             let store = open_store(&config).await?;

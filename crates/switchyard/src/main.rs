@@ -4,6 +4,7 @@ mod cli;
 mod demo;
 mod keys_cli;
 mod logging;
+mod usage_cli;
 
 use clap::Parser;
 use std::process::ExitCode;

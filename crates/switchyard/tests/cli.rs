@@ -457,3 +457,70 @@ fn keys_create_list_show_revoke_on_the_configured_store() {
     ]);
     assert!(!ok && err.contains("budget_period"), "{err}");
 }
+
+#[test]
+fn usage_export_writes_the_ledger_as_csv_and_jsonl() {
+    let mock = mock_provider();
+    let dir = tmpdir("export");
+    let cfg = write_config(&dir, &mock.addr);
+    let mut gw = serve(&cfg, &[("TEST_MASTER_KEY", "sk-exp")]);
+    block_on(async {
+        let http = reqwest::Client::new();
+        for _ in 0..3 {
+            let r = http
+                .post(gw.url("/v1/chat/completions"))
+                .bearer_auth("sk-exp")
+                .json(&serde_json::json!({"model": "general", "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    });
+    // SIGTERM flushes the ledger before the process exits.
+    gw.signal("-TERM");
+    assert!(gw.wait_exit(Duration::from_secs(15)).success());
+
+    let export = |format: &str| {
+        let out = bin()
+            .args([
+                "usage",
+                "export",
+                "--format",
+                format,
+                "--from",
+                "2020-01-01",
+                "--config",
+            ])
+            .arg(&cfg)
+            .env("TEST_MASTER_KEY", "sk-exp")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let csv = export("csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(lines[0].starts_with("request_id,time,key_id,model"));
+    assert!(lines[1..]
+        .iter()
+        .all(|l| l.contains(",general,") && l.contains("sim/sim-model")));
+    let jsonl = export("jsonl");
+    let rows: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert!(rows
+        .iter()
+        .all(|r| r["status"] == 200 && r["completion_tokens"].as_u64() > Some(0)));
+    // Oldest first.
+    assert!(rows
+        .windows(2)
+        .all(|w| w[0]["time_ms"].as_i64() <= w[1]["time_ms"].as_i64()));
+}
