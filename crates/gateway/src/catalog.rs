@@ -206,6 +206,8 @@ pub struct PublicModel {
     pub fallbacks: Vec<Fallback>,
     pub hedge_after: Option<Duration>,
     pub route_if: Vec<RouteIfConfig>,
+    /// Keep this model's request and response bodies in the ledger.
+    pub log_bodies: bool,
 }
 
 impl PublicModel {
@@ -326,6 +328,7 @@ impl Catalog {
                         .collect(),
                     hedge_after: m.hedge_after.map(|d| d.0),
                     route_if: m.route_if.clone(),
+                    log_bodies: m.log_bodies.unwrap_or(false),
                 }),
             );
         }

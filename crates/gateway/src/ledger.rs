@@ -160,8 +160,8 @@ pub fn row(log: &RequestLog) -> LedgerRow {
         user_agent: log.user_agent.clone(),
         tags: log.tags.clone(),
         metadata: None,
-        request_body: None,
-        response_body: None,
+        request_body: log.request_body.clone(),
+        response_body: log.response_body.clone(),
         trace_id: log.trace.map(|t| hex(&t.trace_id)),
     }
 }

@@ -1,6 +1,7 @@
 //! The Switchyard gateway: HTTP server, policy choke point, catalog and router,
 //! upstream transport and stream relay. See ARCHITECTURE.md for the request's path.
 
+pub mod bodies;
 pub mod catalog;
 pub mod error;
 pub mod governance;
@@ -155,6 +156,7 @@ impl Gateway {
             telemetry,
             limits,
             ledger,
+            bodies: bodies::BodySettings::from_config(&config.ledger),
         });
         let _ = inner_ref.set(state.downgrade());
         Ok(Gateway {

@@ -176,6 +176,9 @@ pub struct RequestLog {
     /// Request metadata tags (`metadata.tags`, `x-switchyard-tags`).
     pub tags: Vec<String>,
     pub trace: Option<TraceContext>,
+    /// Bodies kept for the ledger (when enabled).
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
     /// A virtual key's admitted reservation, settled when this record is emitted.
     pub admitted: Option<crate::governance::admission::Admitted>,
     sinks: Sinks,
@@ -215,6 +218,8 @@ impl RequestLog {
             tags: Vec::new(),
             trace: None,
             admitted: None,
+            request_body: None,
+            response_body: None,
             sinks: sinks.clone(),
             emitted: false,
         }

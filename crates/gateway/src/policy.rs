@@ -211,6 +211,7 @@ mod tests {
             max_concurrency: None,
             expires_at_ms: expires,
             revoked,
+            log_bodies: false,
         };
         p.keys.replace(vec![
             spec("live", "sk-sy-live", None, false),

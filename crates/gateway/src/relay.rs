@@ -41,6 +41,8 @@ pub struct Relay {
     skip_prelude: bool,
     finished: bool,
     log: RequestLog,
+    /// What the client received, kept for the ledger when bodies are kept.
+    capture: Option<crate::bodies::Capture>,
     _inflight: InflightGuard,
 }
 
@@ -65,6 +67,7 @@ impl Relay {
             skip_prelude: false,
             finished: false,
             log,
+            capture: None,
             _inflight: inflight,
         }
     }
@@ -85,6 +88,9 @@ impl Relay {
     async fn next_bytes(&mut self) -> Option<Bytes> {
         loop {
             if let Some(b) = self.out.pop_front() {
+                if let Some(c) = &mut self.capture {
+                    c.push(&b);
+                }
                 return Some(b);
             }
             if self.finished {
@@ -142,6 +148,11 @@ impl Relay {
             ));
         }
         Ok(())
+    }
+
+    /// Keeps up to `max` bytes of what the client receives for the ledger.
+    pub fn capture_body(&mut self, max: usize) {
+        self.capture = Some(crate::bodies::Capture::new(max));
     }
 
     /// The request's record, once this stream is the one that serves it.
@@ -219,6 +230,9 @@ impl Relay {
 
 impl Drop for Relay {
     fn drop(&mut self) {
+        if let Some(c) = self.capture.take() {
+            self.log.response_body = Some(c.finish());
+        }
         // The stream's tokens count against its deployment's own `tpm`.
         if let Some(u) = self.log.usage {
             self.deployment

@@ -45,6 +45,8 @@ pub struct Inner {
     /// The request ledger (with a database): its sink and its writer, which `serve`
     /// starts.
     pub ledger: Option<crate::ledger::Ledger>,
+    /// Which bodies the ledger keeps, capped and redacted.
+    pub bodies: crate::bodies::BodySettings,
     /// The Prometheus registry (`GET /metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Set once shutdown began: readiness fails so load balancers drain us.

@@ -47,6 +47,8 @@ pub struct TranslateRelay {
     deployment: Arc<Deployment>,
     finished: bool,
     log: RequestLog,
+    /// What the client received, kept for the ledger when bodies are kept.
+    capture: Option<crate::bodies::Capture>,
     _inflight: InflightGuard,
 }
 
@@ -78,6 +80,7 @@ impl TranslateRelay {
             deployment,
             finished: false,
             log,
+            capture: None,
             _inflight: inflight,
         }
     }
@@ -91,6 +94,9 @@ impl TranslateRelay {
     async fn next_bytes(&mut self) -> Option<Bytes> {
         loop {
             if let Some(b) = self.out.pop_front() {
+                if let Some(c) = &mut self.capture {
+                    c.push(&b);
+                }
                 return Some(b);
             }
             if self.finished {
@@ -126,6 +132,11 @@ impl TranslateRelay {
             }
         }
         Ok(())
+    }
+
+    /// Keeps up to `max` bytes of what the client receives for the ledger.
+    pub fn capture_body(&mut self, max: usize) {
+        self.capture = Some(crate::bodies::Capture::new(max));
     }
 
     /// The request's record, once this stream is the one that serves it.
@@ -271,6 +282,9 @@ fn feed(
 
 impl Drop for TranslateRelay {
     fn drop(&mut self) {
+        if let Some(c) = self.capture.take() {
+            self.log.response_body = Some(c.finish());
+        }
         // The stream's tokens count against its deployment's own `tpm`.
         if let Some(u) = self.log.usage {
             self.deployment

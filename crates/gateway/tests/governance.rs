@@ -35,6 +35,7 @@ fn key(id: &str, secret: &str) -> KeySpec {
         max_concurrency: None,
         expires_at_ms: None,
         revoked: false,
+        log_bodies: false,
     }
 }
 

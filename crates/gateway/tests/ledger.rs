@@ -273,3 +273,49 @@ async fn shutdown_flushes_the_queue() {
         .unwrap();
     assert_eq!(page.rows.len(), 5);
 }
+
+#[tokio::test]
+async fn bodies_are_kept_only_where_enabled_capped_and_redacted() {
+    let config = r#"
+master_key: sk-master-test
+ledger: {body_max_bytes: 300, redact: [content]}
+providers:
+  up: {kind: openai_compatible, base_url: "http://{mock}/v1", api_key: k}
+models:
+  - {name: audited, log_bodies: true, deployments: [{provider: up, model: m}]}
+  - {name: private, deployments: [{provider: up, model: m}]}
+"#;
+    let h = start_with_store(config, Some(sqlite().await)).await;
+    for model in ["audited", "private"] {
+        let r = h
+            .chat(json!({"model": model, "messages": user("my secret question")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let mut resp = h
+        .chat(json!({"model": "audited", "messages": user("streamed secret"), "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    while resp.chunk().await.unwrap().is_some() {}
+    let rows = rows_for(&h, 3).await;
+    let audited: Vec<&Value> = rows.iter().filter(|r| r["model"] == "audited").collect();
+    assert_eq!(audited.len(), 2);
+    for r in &audited {
+        let req = r["request_body"].as_str().unwrap();
+        assert!(
+            !req.contains("secret") && req.contains("[redacted]"),
+            "{req}"
+        );
+        let resp = r["response_body"].as_str().unwrap();
+        assert!(resp.len() <= 300 + "…[truncated]".len(), "{}", resp.len());
+        assert!(
+            resp.contains("Hello") || resp.contains("[redacted]") || resp.contains("data:"),
+            "{resp}"
+        );
+    }
+    let private = rows.iter().find(|r| r["model"] == "private").unwrap();
+    assert!(private["request_body"].is_null() && private["response_body"].is_null());
+}

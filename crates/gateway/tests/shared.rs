@@ -171,6 +171,7 @@ models:
         max_concurrency: None,
         expires_at_ms: None,
         revoked: false,
+        log_bodies: false,
     };
     a.state.policy.keys.replace(vec![spec.clone()]);
     b.state.policy.keys.replace(vec![spec]);

@@ -37,6 +37,9 @@ pub struct KeyEntry {
     pub limits: KeyLimits,
     pub expires_at_ms: Option<u64>,
     pub revoked: bool,
+    /// Keep this key's request and response bodies in the ledger (metadata
+    /// `"log_bodies": true`).
+    pub log_bodies: bool,
     /// In-process counters; kept across cache refreshes (by key id).
     pub counters: Arc<KeyCounters>,
 }
@@ -62,6 +65,7 @@ pub struct KeySpec {
     pub max_concurrency: Option<u64>,
     pub expires_at_ms: Option<u64>,
     pub revoked: bool,
+    pub log_bodies: bool,
 }
 
 #[derive(Default)]
@@ -107,6 +111,7 @@ impl KeyCache {
                 },
                 expires_at_ms: s.expires_at_ms,
                 revoked: s.revoked,
+                log_bodies: s.log_bodies,
                 id: s.id,
                 name: s.name,
             };
@@ -139,6 +144,7 @@ mod tests {
             max_concurrency: None,
             expires_at_ms: None,
             revoked: false,
+            log_bodies: false,
         }
     }
 

@@ -33,6 +33,7 @@ pub fn spec(r: &KeyRecord) -> Option<KeySpec> {
         max_concurrency: r.max_concurrency,
         expires_at_ms: r.expires_at_ms.and_then(|v| u64::try_from(v).ok()),
         revoked: r.is_revoked(),
+        log_bodies: r.metadata.get("log_bodies") == Some(&serde_json::Value::Bool(true)),
     })
 }
 

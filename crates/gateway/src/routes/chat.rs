@@ -182,6 +182,13 @@ pub async fn chat_completions(
         }
     }
     let allowed_limits = log.admitted.as_ref().map(|a| a.allowed);
+    // Bodies for the ledger, when this request's model, key or the config asks.
+    let keep_bodies = st.bodies.all
+        || matches!(&resolved, Resolved::Public(m) if m.log_bodies)
+        || principal.key().is_some_and(|k| k.log_bodies);
+    if keep_bodies {
+        log.request_body = Some(st.bodies.render(&bytes));
+    }
     let mut visited = vec![serving.clone()];
     let counter = AtomicU32::new(0);
     let mut response = loop {
@@ -194,7 +201,7 @@ pub async fn chat_completions(
             Ok(served) => {
                 let fallback = (serving != routed).then_some(serving.as_str());
                 log.served_model = fallback.map(str::to_string);
-                break commit(&call, served, log, attempts, fallback);
+                break commit(&call, served, log, attempts, fallback, keep_bodies);
             }
             Err(Failure::Rejected(e)) => {
                 log.attempts = attempts;
@@ -747,6 +754,7 @@ fn commit(
     mut log: RequestLog,
     attempts: u32,
     fallback: Option<&str>,
+    keep_bodies: bool,
 ) -> Response {
     log.attempts = attempts;
     let (mut response, deployment) = match served {
@@ -768,6 +776,9 @@ fn commit(
             if let Some(u) = usage {
                 deployment.limits.record_tokens(now_ms(), u.total_tokens);
             }
+            if keep_bodies {
+                log.response_body = Some(call.st.bodies.render(&body));
+            }
             let mut response = Response::new(Body::from(body));
             *response.status_mut() = status;
             let h = response.headers_mut();
@@ -787,6 +798,9 @@ fn commit(
             (response, deployment)
         }
         Served::Relay(mut relay, deployment) => {
+            if keep_bodies {
+                relay.capture_body(call.st.bodies.max_bytes);
+            }
             log.deployment.clone_from(&deployment.label);
             log.provider_kind = deployment.provider.kind.as_str();
             log.price = deployment.pricing;
@@ -795,6 +809,9 @@ fn commit(
             (sse(Body::from_stream(relay.into_stream())), deployment)
         }
         Served::Translated(mut relay, deployment) => {
+            if keep_bodies {
+                relay.capture_body(call.st.bodies.max_bytes);
+            }
             log.deployment.clone_from(&deployment.label);
             log.provider_kind = deployment.provider.kind.as_str();
             log.price = deployment.pricing;
