@@ -8,7 +8,7 @@
 
 mod duration;
 mod interpolate;
-mod locate;
+pub mod locate;
 mod model;
 
 pub use duration::{ByteSize, HumanDuration};

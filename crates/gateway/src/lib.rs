@@ -157,6 +157,8 @@ impl Gateway {
             limits,
             ledger,
             bodies: bodies::BodySettings::from_config(&config.ledger),
+            base_config: Arc::new(config.clone()),
+            secrets: governance::secrets::SecretBox::from_env(&|n| std::env::var(n).ok()),
         });
         let _ = inner_ref.set(state.downgrade());
         Ok(Gateway {
@@ -197,9 +199,13 @@ impl Gateway {
         let mut background = Vec::new();
         if let Some(store) = state.store.clone() {
             let mut sync = governance::sync::Sync::new(store, state.policy.keys.clone())
-                .with_limits(state.limits.clone());
+                .with_limits(state.limits.clone())
+                .with_catalog(state.clone());
             if let Err(e) = sync.refresh_keys().await {
                 tracing::warn!(error = %e, "could not load virtual keys from the database");
+            }
+            if let Err(e) = sync.refresh_catalog(true).await {
+                tracing::error!(error = %e, "runtime providers and models not applied");
             }
             background.push(tokio::spawn(sync.run(bg_rx.clone())));
         }
@@ -234,6 +240,19 @@ impl Gateway {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Merges the runtime providers and models from the database into the catalog now.
+    /// A name defined both in the config file and at runtime is an error (start-up
+    /// refuses it; `switchyard check` reports it).
+    pub async fn load_runtime_catalog(&self) -> Result<(), String> {
+        let Some(store) = &self.state.store else {
+            return Ok(());
+        };
+        governance::sync::Sync::new(store.clone(), self.state.policy.keys.clone())
+            .with_catalog(self.state.clone())
+            .refresh_catalog(true)
+            .await
     }
 
     async fn serve_inner(

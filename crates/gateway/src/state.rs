@@ -45,6 +45,10 @@ pub struct Inner {
     /// The request ledger (with a database): its sink and its writer, which `serve`
     /// starts.
     pub ledger: Option<crate::ledger::Ledger>,
+    /// The config file's catalog, which runtime providers and models are merged into.
+    pub base_config: Arc<switchyard_config::Config>,
+    /// Seals provider secrets stored at runtime (`SWITCHYARD_ENCRYPTION_KEY`).
+    pub secrets: Option<crate::governance::secrets::SecretBox>,
     /// Which bodies the ledger keeps, capped and redacted.
     pub bodies: crate::bodies::BodySettings,
     /// The Prometheus registry (`GET /metrics`).

@@ -88,7 +88,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Serve { config, listen } => serve(config, listen).await,
         Command::Demo { listen } => crate::demo::run(&listen).await,
-        Command::Check { config } => check(config),
+        Command::Check { config } => check(config).await,
         Command::Migrate { config } => migrate(config).await,
         Command::Usage { config, command } => {
             let config = load_config(config).map_err(|e| anyhow!("{e}"))?;
@@ -152,7 +152,7 @@ pub fn load_config(flag: Option<PathBuf>) -> Result<Config, ConfigError> {
     }
 }
 
-fn check(flag: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+async fn check(flag: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let config = match load_config(flag) {
         Ok(c) => c,
         Err(e) => {
@@ -172,6 +172,28 @@ fn check(flag: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         }
     };
     print!("{}", describe(&config, &catalog));
+    // Names defined both here and at runtime (when the database exists and can be
+    // read; `check` never creates one).
+    let url = config.database_url();
+    let exists = match url.strip_prefix("sqlite://") {
+        Some(path) => Path::new(path.split('?').next().unwrap_or(path)).exists(),
+        None => true,
+    };
+    if !exists {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Ok(store) = Store::connect(&url).await {
+        if store.migrate().await.is_ok() {
+            if let Ok(gateway) = Gateway::build(&config, Some(store.clone())) {
+                if let Err(e) = gateway.load_runtime_catalog().await {
+                    eprintln!("error: {e}");
+                    store.close().await;
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        store.close().await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -306,6 +328,13 @@ pub async fn run_gateway(
     })?;
     if gateway.state.policy.is_open() {
         tracing::warn!("no master_key configured: inference requests are accepted without a key");
+    }
+    // Runtime providers and models (from /admin/providers, /admin/models) join the
+    // config file's; a name defined in both stops the start-up.
+    if let Err(e) = gateway.load_runtime_catalog().await {
+        eprintln!("error: {e}");
+        store.close().await;
+        return Ok(ExitCode::FAILURE);
     }
     let addr = listen.unwrap_or(config.listen_addr());
     let listener = tokio::net::TcpListener::bind(addr)

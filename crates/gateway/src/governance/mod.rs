@@ -10,6 +10,8 @@ pub mod admission;
 pub mod keys;
 pub mod limits;
 pub mod period;
+pub mod runtime;
 pub mod scope;
+pub mod secrets;
 pub mod sync;
 pub mod tokens;

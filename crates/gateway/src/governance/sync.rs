@@ -43,6 +43,10 @@ pub struct Sync {
     version: i64,
     /// The shared limiter, whose spend counters are raised to the store's totals.
     limits: Option<Arc<switchyard_shared_state::limits::RedisLimits>>,
+    /// Where a rebuilt catalog goes (the runtime providers and models), and what it
+    /// was last built from.
+    catalog: Option<crate::state::AppState>,
+    catalog_fingerprint: Option<Vec<(String, i64)>>,
 }
 
 impl Sync {
@@ -53,7 +57,42 @@ impl Sync {
             // Below any real version: the first poll loads everything.
             version: -1,
             limits: None,
+            catalog: None,
+            catalog_fingerprint: None,
         }
+    }
+
+    pub fn with_catalog(mut self, state: crate::state::AppState) -> Self {
+        self.catalog = Some(state);
+        self
+    }
+
+    /// Rebuilds the catalog from the config file and the runtime entries when those
+    /// changed (`force`: whatever the fingerprint says).
+    pub async fn refresh_catalog(&mut self, force: bool) -> Result<(), String> {
+        let Some(state) = &self.catalog else {
+            return Ok(());
+        };
+        let providers = self
+            .store
+            .list_providers()
+            .await
+            .map_err(|e| e.to_string())?;
+        let models = self.store.list_models().await.map_err(|e| e.to_string())?;
+        let fp = super::runtime::fingerprint(&providers, &models);
+        if !force && self.catalog_fingerprint.as_ref() == Some(&fp) {
+            return Ok(());
+        }
+        let merged = super::runtime::merge(
+            &state.base_config,
+            &providers,
+            &models,
+            state.secrets.as_ref(),
+        )?;
+        let catalog = super::runtime::build(&merged)?;
+        state.catalog.store(Arc::new(catalog));
+        self.catalog_fingerprint = Some(fp);
+        Ok(())
     }
 
     pub fn with_limits(
@@ -141,7 +180,11 @@ impl Sync {
                 return;
             }
             let result = async {
-                self.refresh_keys().await?;
+                if self.refresh_keys().await? {
+                    if let Err(e) = self.refresh_catalog(false).await {
+                        tracing::error!(error = %e, "runtime catalog not applied; keeping the current one");
+                    }
+                }
                 if last_flush.elapsed() >= FLUSH_EVERY {
                     last_flush = tokio::time::Instant::now();
                     self.flush_spend().await?;

@@ -6,6 +6,7 @@
 //! through `request_id` too (it logs nothing, so a scrape writes no log line).
 
 mod admin;
+mod catalog_admin;
 mod chat;
 mod health;
 pub mod keys;
@@ -38,6 +39,26 @@ pub fn router(state: AppState) -> Router {
             get(keys::show).patch(keys::patch).delete(keys::revoke),
         )
         .route("/metrics", get(crate::metrics::scrape))
+        .route(
+            "/admin/providers",
+            post(catalog_admin::create_provider).get(catalog_admin::list_providers),
+        )
+        .route(
+            "/admin/providers/{name}",
+            get(catalog_admin::get_provider)
+                .patch(catalog_admin::patch_provider)
+                .delete(catalog_admin::delete_provider),
+        )
+        .route(
+            "/admin/models",
+            post(catalog_admin::create_model).get(catalog_admin::list_models),
+        )
+        .route(
+            "/admin/models/{name}",
+            get(catalog_admin::get_model)
+                .patch(catalog_admin::patch_model)
+                .delete(catalog_admin::delete_model),
+        )
         .route("/admin/requests", get(ledger::requests))
         .route("/admin/requests/{request_id}", get(ledger::request))
         .route("/admin/usage", get(ledger::usage))
