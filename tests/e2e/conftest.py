@@ -84,6 +84,11 @@ models:
       - provider: sim
         model: sim-model
         timeout: 300ms
+  - name: priced
+    deployments:
+      - provider: sim
+        model: sim-model
+        pricing: {{input_per_mtok: 1000.0, output_per_mtok: 1000.0}}
 server:
   max_body_size: 64KiB
 # Each test looks at one attempt's answer (retries and cooldowns have their own tests).

@@ -51,7 +51,7 @@ def test_direct_provider_model(client):
 
 def test_models_list(client):
     ids = [m.id for m in client.models.list()]
-    assert ids[:2] == ["general", "impatient"]
+    assert ids[:3] == ["general", "impatient", "priced"]
     assert "sim/sim-model" in ids
 
 
