@@ -11,6 +11,7 @@
 use crate::error::ApiError;
 use crate::governance::runtime::{self, split_secrets, SECRET_FIELDS};
 use crate::governance::sync::Sync;
+use crate::routes::admin_common::{admin_store, db_error, object};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -20,17 +21,7 @@ use serde_json::{json, Map, Value};
 use switchyard_store::{ModelRecord, ProviderRecord, Store};
 
 fn admin<'a>(st: &'a AppState, headers: &HeaderMap) -> Result<&'a Store, Response> {
-    let principal = st
-        .policy
-        .authenticate(headers)
-        .map_err(IntoResponse::into_response)?;
-    st.policy
-        .authorize_admin(&principal)
-        .map_err(IntoResponse::into_response)?;
-    st.store.as_ref().ok_or_else(|| {
-        ApiError::unavailable("the runtime catalog needs a database (`database:` in the config)")
-            .into_response()
-    })
+    admin_store(st, headers, "the runtime catalog")
 }
 
 fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
@@ -38,18 +29,6 @@ fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> 
     e.status = status;
     e.code = Some(code.to_string());
     e.into_response()
-}
-
-fn db_error(e: switchyard_store::StoreError) -> Response {
-    tracing::warn!(error = %e, "catalog store query failed");
-    ApiError::unavailable("the database did not answer; try again").into_response()
-}
-
-fn object(body: &[u8]) -> Result<Map<String, Value>, Response> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(o)) => Ok(o),
-        _ => Err(ApiError::bad_request("the body must be a JSON object", None).into_response()),
-    }
 }
 
 /// Checks that the runtime entries, with `providers`/`models` replacing the stored

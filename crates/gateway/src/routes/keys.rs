@@ -10,6 +10,7 @@ use crate::error::ApiError;
 use crate::governance::keys::{self, KeyCache};
 use crate::governance::period::Period;
 use crate::governance::sync::Sync;
+use crate::routes::admin_common::{self, admin_store, db_error};
 use crate::routes::time::parse_time;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -20,26 +21,11 @@ use serde_json::{json, Map, Value};
 use switchyard_store::{KeyPatch, KeyRecord, NewKey, Store};
 
 fn admin<'a>(st: &'a AppState, headers: &HeaderMap) -> Result<&'a Store, Response> {
-    let principal = st
-        .policy
-        .authenticate(headers)
-        .map_err(IntoResponse::into_response)?;
-    st.policy
-        .authorize_admin(&principal)
-        .map_err(IntoResponse::into_response)?;
-    st.store.as_ref().ok_or_else(|| {
-        ApiError::unavailable("virtual keys need a database (`database:` in the config)")
-            .into_response()
-    })
+    admin_store(st, headers, "virtual keys")
 }
 
 fn bad(param: &str, message: impl Into<String>) -> Response {
     ApiError::bad_request(message, Some(param.to_string())).into_response()
-}
-
-fn db_error(e: switchyard_store::StoreError) -> Response {
-    tracing::warn!(error = %e, "key store query failed");
-    ApiError::unavailable("the database did not answer; try again").into_response()
 }
 
 /// Reads an optional non-negative integer field; `Some(None)` for an explicit null.
@@ -134,21 +120,17 @@ const FIELDS: &[&str] = &[
 ];
 
 fn object(body: &[u8]) -> Result<Map<String, Value>, Response> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(o)) => {
-            if let Some(unknown) = o.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-                return Err(bad(
-                    unknown,
-                    format!(
-                        "unknown field `{unknown}`; known fields: {}",
-                        FIELDS.join(", ")
-                    ),
-                ));
-            }
-            Ok(o)
-        }
-        _ => Err(ApiError::bad_request("the body must be a JSON object", None).into_response()),
+    let o = admin_common::object(body)?;
+    if let Some(unknown) = o.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(bad(
+            unknown,
+            format!(
+                "unknown field `{unknown}`; known fields: {}",
+                FIELDS.join(", ")
+            ),
+        ));
     }
+    Ok(o)
 }
 
 /// The admin view of a key (never the key itself).

@@ -5,6 +5,7 @@
 //! (`2026-11-22`) or unix seconds.
 
 use crate::error::ApiError;
+use crate::routes::admin_common::db_error;
 pub use crate::routes::time::parse_time;
 
 use crate::state::AppState;
@@ -191,9 +192,4 @@ async fn usage_inner(
         .await
         .map_err(db_error)?;
     Ok(Json(json!({"object": "list", "data": rows})).into_response())
-}
-
-fn db_error(e: switchyard_store::StoreError) -> Response {
-    tracing::warn!(error = %e, "ledger query failed");
-    ApiError::unavailable("the ledger database did not answer; try again").into_response()
 }

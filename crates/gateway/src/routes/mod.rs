@@ -6,6 +6,7 @@
 //! through `request_id` too (it logs nothing, so a scrape writes no log line).
 
 mod admin;
+mod admin_common;
 mod catalog_admin;
 mod chat;
 mod health;
