@@ -159,7 +159,7 @@ pub fn row(log: &RequestLog) -> LedgerRow {
         client_ip: log.client_ip.map(|ip| ip.to_string()),
         user_agent: log.user_agent.clone(),
         tags: log.tags.clone(),
-        metadata: None,
+        metadata: log.metadata.clone(),
         request_body: log.request_body.clone(),
         response_body: log.response_body.clone(),
         trace_id: log.trace.map(|t| hex(&t.trace_id)),

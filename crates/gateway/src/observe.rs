@@ -175,6 +175,8 @@ pub struct RequestLog {
     pub user_agent: Option<String>,
     /// Request metadata tags (`metadata.tags`, `x-switchyard-tags`).
     pub tags: Vec<String>,
+    /// The request body's `metadata` object, as sent.
+    pub metadata: Option<serde_json::Value>,
     pub trace: Option<TraceContext>,
     /// Bodies kept for the ledger (when enabled).
     pub request_body: Option<String>,
@@ -216,6 +218,7 @@ impl RequestLog {
             client_ip: None,
             user_agent: None,
             tags: Vec::new(),
+            metadata: None,
             trace: None,
             admitted: None,
             request_body: None,

@@ -97,7 +97,7 @@ async fn scenario(store: switchyard_store::Store) {
 
     // 1. Success.
     let ok: Value = h
-        .chat(json!({"model": "general", "messages": user("hello")}))
+        .chat(json!({"model": "general", "messages": user("hello"), "metadata": {"team": "a", "tags": ["nightly"]}}))
         .header("x-switchyard-tags", "batch,eu")
         .send()
         .await
@@ -141,7 +141,8 @@ async fn scenario(store: switchyard_store::Store) {
         success["completion_tokens"],
         ok["usage"]["completion_tokens"]
     );
-    assert_eq!(success["tags"], json!(["batch", "eu"]));
+    assert_eq!(success["tags"], json!(["nightly", "batch", "eu"]));
+    assert_eq!(success["metadata"]["team"], "a");
     assert_eq!(success["priced"], true);
     let cost = success["cost_usd"].as_f64().unwrap();
     let want = (ok["usage"]["prompt_tokens"].as_f64().unwrap() * 1.0

@@ -146,6 +146,10 @@ pub async fn chat_completions(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.chars().take(256).collect());
     log.tags.clone_from(&traits.tags);
+    log.metadata = peek
+        .raw("metadata")
+        .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
+        .filter(serde_json::Value::is_object);
     log.trace = Some(call.trace);
     // Governance: a virtual key's limits and budget admit the request (or refuse it)
     // before anything is sent; the reservation is settled when the record is emitted.
