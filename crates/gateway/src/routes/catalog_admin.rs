@@ -31,6 +31,33 @@ fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> 
     e.into_response()
 }
 
+/// Whether a runtime `kind` named `name` may be created (`create`) or changed: not
+/// one of the config file's, not created twice, not changed before it exists.
+fn may_write(
+    kind: &str,
+    name: &str,
+    in_config: bool,
+    exists: bool,
+    create: bool,
+) -> Result<(), Response> {
+    if in_config {
+        return Err(error(
+            StatusCode::CONFLICT,
+            "defined_in_config",
+            format!("{kind} `{name}` is defined in the config file; change it there"),
+        ));
+    }
+    match (exists, create) {
+        (true, true) => Err(error(
+            StatusCode::CONFLICT,
+            "exists",
+            format!("{kind} `{name}` exists; PATCH it"),
+        )),
+        (false, false) => Err(ApiError::not_found(format!("no {kind} `{name}`")).into_response()),
+        _ => Ok(()),
+    }
+}
+
 /// Checks that the runtime entries, with `providers`/`models` replacing the stored
 /// ones, still build a valid catalog with the config file's.
 async fn validate(
@@ -173,27 +200,14 @@ async fn put_provider(
             "a provider name must be non-empty and contain no `/`",
         ));
     }
-    if st.base_config.providers.contains_key(name) {
-        return Err(error(
-            StatusCode::CONFLICT,
-            "defined_in_config",
-            format!("provider `{name}` is defined in the config file; change it there"),
-        ));
-    }
     let existing = store.get_provider(name).await.map_err(db_error)?;
-    match (&existing, create) {
-        (Some(_), true) => {
-            return Err(error(
-                StatusCode::CONFLICT,
-                "exists",
-                format!("provider `{name}` exists; PATCH it"),
-            ))
-        }
-        (None, false) => {
-            return Err(ApiError::not_found(format!("no provider `{name}`")).into_response())
-        }
-        _ => {}
-    }
+    may_write(
+        "provider",
+        name,
+        st.base_config.providers.contains_key(name),
+        existing.is_some(),
+        create,
+    )?;
     fields.remove("name");
     // A patch keeps what it does not mention, secrets included.
     let (mut public, mut secrets) = match &existing {
@@ -445,27 +459,14 @@ async fn put_model(
             "a model name must be non-empty",
         ));
     }
-    if st.base_config.models.iter().any(|m| m.name == name) {
-        return Err(error(
-            StatusCode::CONFLICT,
-            "defined_in_config",
-            format!("model `{name}` is defined in the config file; change it there"),
-        ));
-    }
     let existing = store.get_model(name).await.map_err(db_error)?;
-    match (&existing, create) {
-        (Some(_), true) => {
-            return Err(error(
-                StatusCode::CONFLICT,
-                "exists",
-                format!("model `{name}` exists; PATCH it"),
-            ))
-        }
-        (None, false) => {
-            return Err(ApiError::not_found(format!("no model `{name}`")).into_response())
-        }
-        _ => {}
-    }
+    may_write(
+        "model",
+        name,
+        st.base_config.models.iter().any(|m| m.name == name),
+        existing.is_some(),
+        create,
+    )?;
     fields.remove("name");
     let mut config = existing
         .as_ref()
