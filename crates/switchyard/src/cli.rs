@@ -184,11 +184,32 @@ async fn check(flag: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     }
     if let Ok(store) = Store::connect(&url).await {
         if store.migrate().await.is_ok() {
-            if let Ok(gateway) = Gateway::build(&config, Some(store.clone())) {
-                if let Err(e) = gateway.load_runtime_catalog().await {
-                    eprintln!("error: {e}");
-                    store.close().await;
-                    return Ok(ExitCode::FAILURE);
+            if let (Ok(providers), Ok(models)) =
+                (store.list_providers().await, store.list_models().await)
+            {
+                if !providers.is_empty() || !models.is_empty() {
+                    let secrets =
+                        switchyard_gateway::governance::secrets::SecretBox::from_env(&|n| {
+                            std::env::var(n).ok()
+                        });
+                    let merged = switchyard_gateway::governance::runtime::merge(
+                        &config,
+                        &providers,
+                        &models,
+                        secrets.as_ref(),
+                    );
+                    match merged {
+                        Ok(_) => println!(
+                            "runtime catalog: {} provider(s), {} model(s) from the database",
+                            providers.len(),
+                            models.len()
+                        ),
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            store.close().await;
+                            return Ok(ExitCode::FAILURE);
+                        }
+                    }
                 }
             }
         }

@@ -524,3 +524,41 @@ fn usage_export_writes_the_ledger_as_csv_and_jsonl() {
         .windows(2)
         .all(|w| w[0]["time_ms"].as_i64() <= w[1]["time_ms"].as_i64()));
 }
+
+#[test]
+fn check_reports_a_name_defined_in_the_file_and_at_runtime() {
+    let dir = tmpdir("clash");
+    let cfg = write_config(&dir, "127.0.0.1:9");
+    let out = bin()
+        .args(["migrate", "--config"])
+        .arg(&cfg)
+        .env("TEST_MASTER_KEY", "k")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    block_on(async {
+        let url = format!("sqlite://{}", dir.join("gw.db").display());
+        let store = switchyard_store::Store::connect(&url).await.unwrap();
+        store
+            .upsert_model(
+                "general",
+                &serde_json::json!({"deployments": [{"provider": "sim", "model": "x"}]}),
+            )
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let out = bin()
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .env("TEST_MASTER_KEY", "k")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("model `general` is defined both"), "{err}");
+}
