@@ -163,11 +163,8 @@ pub fn decode_messages_request(body: &[u8]) -> Result<ChatRequest> {
     let mut messages = Vec::new();
     match take(&mut obj, "system") {
         None => {}
-        Some(Value::String(s)) => {
-            if !s.is_empty() {
-                messages.push(Message::text(Role::System, s));
-            }
-        }
+        Some(Value::String(s)) if s.is_empty() => {}
+        Some(Value::String(s)) => messages.push(Message::text(Role::System, s)),
         Some(Value::Array(blocks)) => {
             let mut content = Vec::with_capacity(blocks.len());
             for (i, b) in blocks.into_iter().enumerate() {
@@ -658,7 +655,7 @@ const ANTHROPIC_STOP_REASONS: &[&str] = &[
 
 /// Anthropic's `stop_reason` for a canonical finish: the provider's own reason when it
 /// is an Anthropic one, otherwise mapped.
-pub(super) fn stop_reason<'a>(reason: FinishReason, raw: Option<&'a str>) -> &'a str {
+pub(super) fn stop_reason(reason: FinishReason, raw: Option<&str>) -> &'static str {
     if let Some(raw) = raw {
         if let Some(r) = ANTHROPIC_STOP_REASONS.iter().find(|r| **r == raw) {
             return r;
@@ -704,10 +701,8 @@ pub fn encode_messages_response(resp: &ChatResponse, model: &str) -> Vec<u8> {
                 ContentPart::RedactedThinking { data } => {
                     content.push(OutBlock::RedactedThinking { data })
                 }
-                ContentPart::Text { text } | ContentPart::Refusal { text } => {
-                    if !text.is_empty() {
-                        content.push(OutBlock::Text { text })
-                    }
+                ContentPart::Text { text } | ContentPart::Refusal { text } if !text.is_empty() => {
+                    content.push(OutBlock::Text { text })
                 }
                 // Assistant output has no other parts.
                 _ => {}

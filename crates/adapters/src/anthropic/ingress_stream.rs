@@ -165,11 +165,7 @@ impl AnthropicStreamEncoder {
             return out;
         }
         match chunk {
-            ChatChunk::Start { id, .. } => {
-                if self.id.is_empty() {
-                    self.id.clone_from(id);
-                }
-            }
+            ChatChunk::Start { id, .. } if self.id.is_empty() => self.id.clone_from(id),
             ChatChunk::Usage(u) => self.usage = *u,
             ChatChunk::Text { index: 0, text } | ChatChunk::Refusal { index: 0, text } => {
                 self.text(text, &mut out);
