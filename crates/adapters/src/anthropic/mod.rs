@@ -16,10 +16,14 @@
 //!   [`JSON_TOOL_NAME`], whose input comes back to the client as plain JSON text.
 //! - [`response`] and [`stream`]: content blocks and stop reasons to the canonical
 //!   model, usage with cache reads and writes folded into `prompt_tokens`.
+//! - [`ingress`] and [`ingress_stream`]: the other direction, for clients of
+//!   `POST /v1/messages` served by any provider.
 //! - [`errors`]: Anthropic's `{"type":"error","error":{type,message}}` to an
 //!   [`crate::ErrorClass`].
 
 pub mod errors;
+pub mod ingress;
+pub mod ingress_stream;
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -28,10 +32,14 @@ mod wire;
 #[cfg(test)]
 mod golden_tests;
 #[cfg(test)]
+mod ingress_tests;
+#[cfg(test)]
 mod request_tests;
 #[cfg(test)]
 mod stream_props;
 
+pub use ingress::{decode_messages_request, effort_for_budget, encode_messages_response};
+pub use ingress_stream::AnthropicStreamEncoder;
 pub use request::{encode_request, thinking_budget};
 pub use response::decode_response;
 pub use stream::AnthropicStreamDecoder;
