@@ -58,17 +58,33 @@ fn may_write(
     }
 }
 
-/// Checks that the runtime entries, with `providers`/`models` replacing the stored
-/// ones, still build a valid catalog with the config file's.
-async fn validate(
+/// What is wrong with the runtime entries `providers`/`models` (replacing the stored
+/// ones) next to the config file's, if anything: the merged catalog must build.
+fn catalog_problem(
+    st: &AppState,
+    providers: &[ProviderRecord],
+    models: &[ModelRecord],
+) -> Option<String> {
+    runtime::merge(&st.base_config, providers, models, st.secrets.as_ref())
+        .and_then(|merged| runtime::build(&merged))
+        .err()
+}
+
+/// Refuses an entry that would leave the catalog invalid.
+fn validate(
     st: &AppState,
     providers: &[ProviderRecord],
     models: &[ModelRecord],
 ) -> Result<(), Response> {
-    let merged = runtime::merge(&st.base_config, providers, models, st.secrets.as_ref())
-        .map_err(|m| error(StatusCode::BAD_REQUEST, "invalid_catalog", m))?;
-    runtime::build(&merged).map_err(|m| error(StatusCode::BAD_REQUEST, "invalid_catalog", m))?;
-    Ok(())
+    match catalog_problem(st, providers, models) {
+        Some(m) => Err(error(StatusCode::BAD_REQUEST, "invalid_catalog", m)),
+        None => Ok(()),
+    }
+}
+
+/// Collapses a handler's early-returned error response and its answer.
+fn done(r: Result<Response, Response>) -> Response {
+    r.unwrap_or_else(|e| e)
 }
 
 async fn apply_now(st: &AppState, store: &Store) {
@@ -271,7 +287,7 @@ async fn put_provider(
     providers.retain(|p| p.name != name);
     providers.push(record);
     let models = store.list_models().await.map_err(db_error)?;
-    validate(st, &providers, &models).await?;
+    validate(st, &providers, &models)?;
     let saved = store
         .upsert_provider(name, &Value::Object(public), sealed)
         .await
@@ -300,24 +316,7 @@ pub async fn create_provider(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let store = match admin(&st, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let fields = match object(&body) {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
-    let Some(name) = fields
-        .get("name")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-    else {
-        return ApiError::bad_request("`name` is required", Some("name".into())).into_response();
-    };
-    match put_provider(&st, store, &name, fields, true).await {
-        Ok(r) | Err(r) => r,
-    }
+    done(write_entry(&st, &headers, &body, Entry::Provider, None).await)
 }
 
 pub async fn patch_provider(
@@ -326,17 +325,7 @@ pub async fn patch_provider(
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let store = match admin(&st, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let fields = match object(&body) {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
-    match put_provider(&st, store, &name, fields, false).await {
-        Ok(r) | Err(r) => r,
-    }
+    done(write_entry(&st, &headers, &body, Entry::Provider, Some(name)).await)
 }
 
 pub async fn delete_provider(
@@ -344,53 +333,90 @@ pub async fn delete_provider(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Response {
-    let store = match admin(&st, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
+    done(delete_entry(&st, &headers, Entry::Provider, &name).await)
+}
+
+/// Creates (`name` from the body) or patches (`name` from the path) a runtime entry.
+async fn write_entry(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    entry: Entry,
+    path_name: Option<String>,
+) -> Result<Response, Response> {
+    let store = admin(st, headers)?;
+    let fields = object(body)?;
+    let create = path_name.is_none();
+    let name = match path_name {
+        Some(n) => n,
+        None => fields
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ApiError::bad_request("`name` is required", Some("name".into())).into_response()
+            })?,
     };
-    if st.base_config.providers.contains_key(&name) {
-        return error(
-            StatusCode::CONFLICT,
-            "defined_in_config",
-            format!("provider `{name}` is defined in the config file; remove it there"),
-        );
-    }
-    let mut providers = match store.list_providers().await {
-        Ok(p) => p,
-        Err(e) => return db_error(e),
-    };
-    if !providers.iter().any(|p| p.name == name) {
-        return ApiError::not_found(format!("no provider `{name}`")).into_response();
-    }
-    providers.retain(|p| p.name != name);
-    let models = match store.list_models().await {
-        Ok(m) => m,
-        Err(e) => return db_error(e),
-    };
-    if let Err(r) = validate(&st, &providers, &models).await {
-        return error(
-            StatusCode::CONFLICT,
-            "in_use",
-            format!("provider `{name}` is still used: {}", body_message(r).await),
-        );
-    }
-    match store.delete_provider(&name).await {
-        Ok(_) => {
-            apply_now(&st, store).await;
-            Json(json!({"name": name, "deleted": true})).into_response()
-        }
-        Err(e) => db_error(e),
+    match entry {
+        Entry::Provider => put_provider(st, store, &name, fields, create).await,
+        Entry::Model => put_model(st, store, &name, fields, create).await,
     }
 }
 
-async fn body_message(r: Response) -> String {
-    let body = axum::body::to_bytes(r.into_body(), 64 * 1024)
-        .await
-        .unwrap_or_default();
-    serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or_default()
+/// A kind of runtime catalog entry.
+#[derive(Clone, Copy)]
+enum Entry {
+    Provider,
+    Model,
+}
+
+/// Deletes a runtime provider or model, unless the config file defines it or the
+/// catalog without it would not build (something still uses it).
+async fn delete_entry(
+    st: &AppState,
+    headers: &HeaderMap,
+    entry: Entry,
+    name: &str,
+) -> Result<Response, Response> {
+    let store = admin(st, headers)?;
+    let (kind, in_config) = match entry {
+        Entry::Provider => ("provider", st.base_config.providers.contains_key(name)),
+        Entry::Model => (
+            "model",
+            st.base_config.models.iter().any(|m| m.name == name),
+        ),
+    };
+    if in_config {
+        return Err(error(
+            StatusCode::CONFLICT,
+            "defined_in_config",
+            format!("{kind} `{name}` is defined in the config file; remove it there"),
+        ));
+    }
+    let mut providers = store.list_providers().await.map_err(db_error)?;
+    let mut models = store.list_models().await.map_err(db_error)?;
+    let before = providers.len() + models.len();
+    match entry {
+        Entry::Provider => providers.retain(|p| p.name != name),
+        Entry::Model => models.retain(|m| m.name != name),
+    }
+    if providers.len() + models.len() == before {
+        return Err(ApiError::not_found(format!("no {kind} `{name}`")).into_response());
+    }
+    if let Some(problem) = catalog_problem(st, &providers, &models) {
+        return Err(error(
+            StatusCode::CONFLICT,
+            "in_use",
+            format!("{kind} `{name}` is still used: {problem}"),
+        ));
+    }
+    match entry {
+        Entry::Provider => store.delete_provider(name).await,
+        Entry::Model => store.delete_model(name).await,
+    }
+    .map_err(db_error)?;
+    apply_now(st, store).await;
+    Ok(Json(json!({"name": name, "deleted": true})).into_response())
 }
 
 fn model_view(name: &str, config: &Value, source: &str) -> Value {
@@ -489,7 +515,7 @@ async fn put_model(
     let mut models = store.list_models().await.map_err(db_error)?;
     models.retain(|m| m.name != name);
     models.push(record);
-    validate(st, &providers, &models).await?;
+    validate(st, &providers, &models)?;
     let saved = store
         .upsert_model(name, &Value::Object(config))
         .await
@@ -512,24 +538,7 @@ pub async fn create_model(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let store = match admin(&st, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let fields = match object(&body) {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
-    let Some(name) = fields
-        .get("name")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-    else {
-        return ApiError::bad_request("`name` is required", Some("name".into())).into_response();
-    };
-    match put_model(&st, store, &name, fields, true).await {
-        Ok(r) | Err(r) => r,
-    }
+    done(write_entry(&st, &headers, &body, Entry::Model, None).await)
 }
 
 pub async fn patch_model(
@@ -538,17 +547,7 @@ pub async fn patch_model(
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let store = match admin(&st, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let fields = match object(&body) {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
-    match put_model(&st, store, &name, fields, false).await {
-        Ok(r) | Err(r) => r,
-    }
+    done(write_entry(&st, &headers, &body, Entry::Model, Some(name)).await)
 }
 
 pub async fn delete_model(
@@ -556,41 +555,5 @@ pub async fn delete_model(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Response {
-    let store = match admin(&st, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if st.base_config.models.iter().any(|m| m.name == name) {
-        return error(
-            StatusCode::CONFLICT,
-            "defined_in_config",
-            format!("model `{name}` is defined in the config file; remove it there"),
-        );
-    }
-    let providers = match store.list_providers().await {
-        Ok(p) => p,
-        Err(e) => return db_error(e),
-    };
-    let mut models = match store.list_models().await {
-        Ok(m) => m,
-        Err(e) => return db_error(e),
-    };
-    if !models.iter().any(|m| m.name == name) {
-        return ApiError::not_found(format!("no model `{name}`")).into_response();
-    }
-    models.retain(|m| m.name != name);
-    if let Err(r) = validate(&st, &providers, &models).await {
-        return error(
-            StatusCode::CONFLICT,
-            "in_use",
-            format!("model `{name}` is still used: {}", body_message(r).await),
-        );
-    }
-    match store.delete_model(&name).await {
-        Ok(_) => {
-            apply_now(&st, store).await;
-            Json(json!({"name": name, "deleted": true})).into_response()
-        }
-        Err(e) => db_error(e),
-    }
+    done(delete_entry(&st, &headers, Entry::Model, &name).await)
 }
