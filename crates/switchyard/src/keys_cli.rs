@@ -75,7 +75,7 @@ pub async fn run(store: &Store, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
                     eprintln!("\nThe key is shown once; store it now:\n  {secret}");
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(resp) => Err(anyhow!("{}", error_text(resp).await)),
+                Err(e) => Err(anyhow!("{}", e.message)),
             }
         }
         KeysCommand::List => {
@@ -129,15 +129,4 @@ async fn spend(store: &Store, r: &switchyard_store::KeyRecord) -> f64 {
         .spend(&r.id, i64::try_from(start).unwrap_or(0))
         .await
         .unwrap_or(0.0)
-}
-
-/// The message of an admin error response.
-async fn error_text(resp: axum::response::Response) -> String {
-    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)
-        .await
-        .unwrap_or_default();
-    serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned())
 }

@@ -35,8 +35,13 @@ pub fn admin_store<'a>(
 }
 
 pub fn db_error(e: switchyard_store::StoreError) -> Response {
+    db_api_error(e).into_response()
+}
+
+/// [`db_error`] before it becomes a response (for helpers shared with the CLI).
+pub fn db_api_error(e: switchyard_store::StoreError) -> ApiError {
     tracing::warn!(error = %e, "admin query failed");
-    ApiError::unavailable("the database did not answer; try again").into_response()
+    ApiError::unavailable("the database did not answer; try again")
 }
 
 /// A JSON object body.

@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::governance::keys::{self, KeyCache};
 use crate::governance::period::Period;
 use crate::governance::sync::Sync;
-use crate::routes::admin_common::{self, admin_store, db_error};
+use crate::routes::admin_common::{self, admin_store, db_api_error, db_error};
 use crate::routes::time::parse_time;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -24,12 +24,12 @@ fn admin<'a>(st: &'a AppState, headers: &HeaderMap) -> Result<&'a Store, Respons
     admin_store(st, headers, "virtual keys")
 }
 
-fn bad(param: &str, message: impl Into<String>) -> Response {
-    ApiError::bad_request(message, Some(param.to_string())).into_response()
+fn bad(param: &str, message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(message, Some(param.to_string()))
 }
 
 /// Reads an optional non-negative integer field; `Some(None)` for an explicit null.
-fn opt_u64(obj: &Map<String, Value>, field: &str) -> Result<Option<Option<u64>>, Response> {
+fn opt_u64(obj: &Map<String, Value>, field: &str) -> Result<Option<Option<u64>>, ApiError> {
     match obj.get(field) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
@@ -40,7 +40,7 @@ fn opt_u64(obj: &Map<String, Value>, field: &str) -> Result<Option<Option<u64>>,
     }
 }
 
-fn opt_budget(obj: &Map<String, Value>) -> Result<Option<Option<f64>>, Response> {
+fn opt_budget(obj: &Map<String, Value>) -> Result<Option<Option<f64>>, ApiError> {
     match obj.get("budget_usd") {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
@@ -54,7 +54,7 @@ fn opt_budget(obj: &Map<String, Value>) -> Result<Option<Option<f64>>, Response>
     }
 }
 
-fn opt_period(obj: &Map<String, Value>) -> Result<Option<Option<String>>, Response> {
+fn opt_period(obj: &Map<String, Value>) -> Result<Option<Option<String>>, ApiError> {
     match obj.get("budget_period") {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
@@ -66,7 +66,7 @@ fn opt_period(obj: &Map<String, Value>) -> Result<Option<Option<String>>, Respon
     }
 }
 
-fn opt_models(obj: &Map<String, Value>) -> Result<Option<Vec<String>>, Response> {
+fn opt_models(obj: &Map<String, Value>) -> Result<Option<Vec<String>>, ApiError> {
     match obj.get("models") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(a)) => a
@@ -88,13 +88,11 @@ fn opt_models(obj: &Map<String, Value>) -> Result<Option<Vec<String>>, Response>
     }
 }
 
-fn opt_expiry(obj: &Map<String, Value>) -> Result<Option<Option<i64>>, Response> {
+fn opt_expiry(obj: &Map<String, Value>) -> Result<Option<Option<i64>>, ApiError> {
     match obj.get("expires_at") {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
-        Some(Value::String(s)) => parse_time("expires_at", s)
-            .map(|t| Some(Some(t)))
-            .map_err(IntoResponse::into_response),
+        Some(Value::String(s)) => parse_time("expires_at", s).map(|t| Some(Some(t))),
         Some(Value::Number(n)) => n
             .as_i64()
             .and_then(|s| s.checked_mul(1000))
@@ -128,7 +126,8 @@ fn object(body: &[u8]) -> Result<Map<String, Value>, Response> {
                 "unknown field `{unknown}`; known fields: {}",
                 FIELDS.join(", ")
             ),
-        ));
+        )
+        .into_response());
     }
     Ok(o)
 }
@@ -198,7 +197,7 @@ async fn refresh(st: &AppState, store: &Store) {
 pub async fn create_key(
     store: &Store,
     o: &Map<String, Value>,
-) -> Result<(KeyRecord, String), Response> {
+) -> Result<(KeyRecord, String), ApiError> {
     let name = match o.get("name") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
         _ => return Err(bad("name", "`name` is required (a non-empty string)")),
@@ -222,7 +221,7 @@ pub async fn create_key(
         expires_at_ms: opt_expiry(o)?.flatten(),
         metadata: o.get("metadata").cloned().unwrap_or(Value::Null),
     };
-    let record = store.create_key(&new).await.map_err(db_error)?;
+    let record = store.create_key(&new).await.map_err(db_api_error)?;
     Ok((record, secret))
 }
 
@@ -246,7 +245,7 @@ pub async fn create(
             v["key"] = Value::String(secret);
             (StatusCode::CREATED, Json(v)).into_response()
         }
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -296,7 +295,7 @@ pub async fn patch(
         Ok(o) => o,
         Err(r) => return r,
     };
-    let build = || -> Result<KeyPatch, Response> {
+    let build = || -> Result<KeyPatch, ApiError> {
         Ok(KeyPatch {
             name: match o.get("name") {
                 None => None,
@@ -318,7 +317,7 @@ pub async fn patch(
     };
     let mut patch = match build() {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     // A budget set without a period counts for the key's whole life.
     if matches!(patch.budget_usd, Some(Some(_))) && patch.budget_period.is_none() {
