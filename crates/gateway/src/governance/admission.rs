@@ -78,8 +78,23 @@ pub fn admit(
     size: &Size,
     now_ms: u64,
 ) -> Result<Admitted, ApiError> {
-    // The worst case over the deployments the request may land on (and its fallbacks'
-    // costs are covered by settling to the actual cost).
+    let (tokens, reserve_usd) = worst_case(resolved, size);
+    match key.counters.admit(&key.limits, tokens, reserve_usd, now_ms) {
+        Ok(allowed) => Ok(Admitted {
+            key: key.clone(),
+            tokens,
+            reserve_usd,
+            allowed,
+            shared: None,
+        }),
+        Err(denied) => Err(refusal(&key.name, denied)),
+    }
+}
+
+/// A request's tokens for TPM (prompt + output cap) and its worst-case cost, over the
+/// deployments it may land on (a fallback's cost is covered by settling to the
+/// actual cost).
+fn worst_case(resolved: &Resolved, size: &Size) -> (u64, f64) {
     let deployments: Vec<_> = match resolved {
         Resolved::Public(m) => m.deployments.iter().collect(),
         Resolved::Direct(d) => vec![d],
@@ -97,17 +112,19 @@ pub fn admit(
                 reserve_usd.max(switchyard_pricing::estimate_usd(p, size.prompt_tokens, out));
         }
     }
-    let tokens = size.prompt_tokens + max_output_seen;
-    let counters = &key.counters;
-    match counters.admit(&key.limits, tokens, reserve_usd, now_ms) {
-        Ok(allowed) => Ok(Admitted {
-            key: key.clone(),
-            tokens,
-            reserve_usd,
-            allowed,
-            shared: None,
-        }),
-        Err(denied) => Err(refusal(&key.name, denied)),
+    (size.prompt_tokens + max_output_seen, reserve_usd)
+}
+
+/// A key's limits as the shared limiter takes them, for the budget period of `now_ms`.
+fn shared_limits(key: &KeyEntry, now_ms: u64) -> SharedLimits {
+    let (start, end) = key.limits.period.bounds(now_ms);
+    SharedLimits {
+        rpm: key.limits.rpm,
+        tpm: key.limits.tpm,
+        max_concurrency: key.limits.max_concurrency,
+        budget_usd: key.limits.budget_usd,
+        period_start_ms: start,
+        period_end_ms: end,
     }
 }
 
@@ -121,29 +138,13 @@ pub async fn admit_shared(
     request_id: &str,
     now_ms: u64,
 ) -> Result<Admitted, ApiError> {
-    // The same worst case as in process: reserve it in Redis instead.
-    let local = admit(key, resolved, size, now_ms)?;
-    // Undo the local counting: Redis is the authority while it answers.
-    key.counters.settle(
-        &key.limits,
-        local.tokens,
-        local.reserve_usd,
-        local.tokens,
-        0.0,
-        now_ms,
-    );
-    let (start, end) = key.limits.period.bounds(now_ms);
-    let limits = SharedLimits {
-        rpm: key.limits.rpm,
-        tpm: key.limits.tpm,
-        max_concurrency: key.limits.max_concurrency,
-        budget_usd: key.limits.budget_usd,
-        period_start_ms: start,
-        period_end_ms: end,
-    };
+    // Redis is the authority while it answers: the process's counters are not
+    // touched (they would count against this replica's view only).
+    let (tokens, reserve_usd) = worst_case(resolved, size);
+    let limits = shared_limits(key, now_ms);
     let ask = SharedAsk {
-        tokens: local.tokens,
-        reserve_usd: local.reserve_usd,
+        tokens,
+        reserve_usd,
         request_id,
     };
     match redis.admit(&key.id, &limits, &ask, now_ms).await {
@@ -158,8 +159,10 @@ pub async fn admit_shared(
                 limit_tokens: key.limits.tpm,
                 remaining_tokens,
             },
+            key: key.clone(),
+            tokens,
+            reserve_usd,
             shared: Some((redis.clone(), request_id.to_string())),
-            ..local
         }),
         Ok(Admission::Denied {
             reason,
@@ -283,15 +286,7 @@ impl RecordSink for GovernanceSink {
             return;
         };
         handle.spawn(async move {
-            let (start, end) = key.limits.period.bounds(now);
-            let limits = SharedLimits {
-                rpm: key.limits.rpm,
-                tpm: key.limits.tpm,
-                max_concurrency: key.limits.max_concurrency,
-                budget_usd: key.limits.budget_usd,
-                period_start_ms: start,
-                period_end_ms: end,
-            };
+            let limits = shared_limits(&key, now);
             let ask = SharedAsk {
                 tokens,
                 reserve_usd: reserve,
