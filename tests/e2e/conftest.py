@@ -164,7 +164,9 @@ providers:
   azure: {{kind: azure, base_url: "http://{m}", api_key: az-up}}
   bedrock: {{kind: bedrock, base_url: "http://{m}", region: us-east-1, access_key_id: AKIDE2E, secret_access_key: e2e-secret}}
   mistral: {{kind: mistral, base_url: "http://{m}/usage_on_finish=true/v1", api_key: mi-up}}
+  limited: {{kind: openai_compatible, base_url: "http://{m}/status=429/v1", api_key: sk-up}}
 models:
+  - {{name: always-429, deployments: [{{provider: limited, model: gpt-sim}}]}}
   - {{name: via-openai, deployments: [{{provider: openai, model: gpt-sim}}]}}
   - {{name: via-anthropic, deployments: [{{provider: anthropic, model: claude-sim}}]}}
   - {{name: via-gemini, deployments: [{{provider: gemini, model: gemini-sim}}]}}

@@ -72,6 +72,21 @@ pub trait ChatAdapter: Send + Sync {
     fn parse_response(&self, body: &[u8]) -> Result<ChatResponse, AdapterError>;
     fn stream_decoder(&self) -> Box<dyn StreamDecoder>;
     fn classify_error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> UpstreamError;
+    /// A request in this provider's own wire format, as the client wrote it: the client
+    /// speaks the provider's API, so nothing is translated (thinking blocks,
+    /// `cache_control` and signatures stay intact). `path` is the API path under the base
+    /// URL (`v1/messages`, `v1/messages/count_tokens`); `forward` holds the client's
+    /// headers of the provider's own that should reach it (e.g. `anthropic-beta`).
+    /// `None` when the provider has no such ingress.
+    fn native_request(
+        &self,
+        _path: &str,
+        _body: Bytes,
+        _target: &Target<'_>,
+        _forward: &HeaderMap,
+    ) -> Option<UpstreamRequest> {
+        None
+    }
 }
 
 /// A stream translation as a state machine: the async wrapper only feeds it events.

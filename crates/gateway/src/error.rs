@@ -282,9 +282,57 @@ fn default_kind(status: u16) -> &'static str {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut resp = (self.status, self.body_bytes()).into_response();
+/// The error body a client's API speaks: OpenAI's `{"error":{message,type,param,code}}`
+/// or Anthropic's `{"type":"error","error":{type,message}}` (on `/v1/messages`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorShape {
+    OpenAi,
+    Anthropic,
+}
+
+impl ApiError {
+    /// The Anthropic error body: its `type` names the class as Anthropic's API does.
+    pub fn anthropic_body_bytes(&self) -> Vec<u8> {
+        let kind = match self.status.as_u16() {
+            400 | 405 | 422 => "invalid_request_error",
+            401 => "authentication_error",
+            402 => "billing_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            503 | 529 => "overloaded_error",
+            504 => "timeout_error",
+            _ => "api_error",
+        };
+        serde_json::to_vec(&serde_json::json!({
+            "type": "error",
+            "error": {"type": kind, "message": self.message},
+        }))
+        .unwrap_or_default()
+    }
+
+    /// The body in the client's shape.
+    pub fn body_in(&self, shape: ErrorShape) -> Vec<u8> {
+        match shape {
+            ErrorShape::OpenAi => self.body_bytes(),
+            ErrorShape::Anthropic => self.anthropic_body_bytes(),
+        }
+    }
+
+    /// The response in the client's shape (status and headers are the same in both).
+    pub fn respond(self, shape: ErrorShape) -> Response {
+        match shape {
+            ErrorShape::OpenAi => self.into_response(),
+            ErrorShape::Anthropic => {
+                let body = self.anthropic_body_bytes();
+                self.response_with(body)
+            }
+        }
+    }
+
+    fn response_with(self, body: Vec<u8>) -> Response {
+        let mut resp = (self.status, body).into_response();
         let h = resp.headers_mut();
         h.insert(
             http::header::CONTENT_TYPE,
@@ -297,6 +345,13 @@ impl IntoResponse for ApiError {
             h.insert(*name, HeaderValue::from(*v));
         }
         resp
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.body_bytes();
+        self.response_with(body)
     }
 }
 

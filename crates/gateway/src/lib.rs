@@ -5,6 +5,7 @@ pub mod bodies;
 pub mod catalog;
 pub mod error;
 pub mod governance;
+pub mod ingress;
 pub mod ledger;
 pub mod metrics;
 pub mod observe;

@@ -1,14 +1,17 @@
-//! Relaying a stream in another provider's format to an OpenAI client.
+//! Relaying a stream through the canonical model to the client.
 //!
 //! The upstream body is framed (SSE, or AWS event-stream frames for Bedrock), each
 //! event is decoded by the provider's [`StreamDecoder`] into canonical chunks, and
-//! each chunk is written as OpenAI `chat.completion.chunk` events by the
-//! [`OpenAiStreamEncoder`]. Usage and time to first token are read off the canonical
+//! each chunk is written in the client's format by its [`ClientEncoder`] (OpenAI
+//! `chat.completion.chunk`s, Anthropic Messages events, …). When the provider speaks
+//! the client's own format (an Anthropic client on an Anthropic upstream) the events are
+//! forwarded as received and the decoder only reads them. Usage and time to first token are read off the canonical
 //! chunks for the ledger. As with the same-format [`crate::relay::Relay`], dropping the
 //! relay cancels the upstream request and records what was seen.
 
 use crate::catalog::Deployment;
 use crate::error::ApiError;
+use crate::ingress::ClientEncoder;
 use crate::observe::{Outcome, RequestLog};
 use crate::state::InflightGuard;
 use bytes::Bytes;
@@ -17,7 +20,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use switchyard_adapters::bedrock::eventstream::FrameDecoder;
 use switchyard_adapters::canonical::ChatChunk;
-use switchyard_adapters::openai::OpenAiStreamEncoder;
 use switchyard_adapters::sse::{parse_event, SseSplitter};
 use switchyard_adapters::{ErrorClass, StreamDecoder, StreamEvent, UpstreamError, WireFormat};
 
@@ -41,7 +43,7 @@ pub struct TranslateRelay {
     upstream: Upstream,
     framing: Framing,
     decoder: Box<dyn StreamDecoder>,
-    encoder: OpenAiStreamEncoder,
+    encoder: ClientEncoder,
     identity: StreamIdentity,
     out: VecDeque<Bytes>,
     deployment: Arc<Deployment>,
@@ -58,8 +60,7 @@ impl TranslateRelay {
         upstream: http::Response<hyper::body::Incoming>,
         decoder: Box<dyn StreamDecoder>,
         wire: WireFormat,
-        public_model: &str,
-        include_usage: bool,
+        encoder: ClientEncoder,
         identity: StreamIdentity,
         deployment: Arc<Deployment>,
         mut log: RequestLog,
@@ -74,7 +75,7 @@ impl TranslateRelay {
             upstream: http_body_util::BodyDataStream::new(upstream.into_body()),
             framing,
             decoder,
-            encoder: OpenAiStreamEncoder::new(public_model, include_usage),
+            encoder,
             identity,
             out: VecDeque::new(),
             deployment,
@@ -165,6 +166,9 @@ impl TranslateRelay {
                         &mut self.log,
                         &mut self.out,
                     )?;
+                    if self.encoder.passthrough() {
+                        self.out.push_back(raw);
+                    }
                 }
                 Ok(())
             }
@@ -216,22 +220,18 @@ impl TranslateRelay {
         }
         self.finished = true;
         self.log.outcome = Outcome::Ok;
-        self.out.push_back(self.encoder.finish());
+        self.encoder.finish(&mut self.out);
         Ok(())
     }
 
-    /// Ends the stream with an OpenAI-style error event (the SDKs raise on it).
+    /// Ends the stream with an error event in the client's format (the SDKs raise on it).
     fn fail(&mut self, err: UpstreamError) {
         self.finished = true;
         self.log.outcome = Outcome::StreamError;
         self.log.error_class = Some(err.class.as_str());
         let secrets = self.deployment.provider.secrets();
         let api = ApiError::from_upstream(&err, &self.deployment.label, &secrets);
-        let mut event = Vec::with_capacity(64 + api.message.len());
-        event.extend_from_slice(b"data: ");
-        event.extend_from_slice(&api.body_bytes());
-        event.extend_from_slice(b"\n\n");
-        self.out.push_back(Bytes::from(event));
+        self.encoder.error(&api, &mut self.out);
     }
 }
 
@@ -239,7 +239,7 @@ impl TranslateRelay {
 fn feed(
     decoder: &mut dyn StreamDecoder,
     event: StreamEvent<'_>,
-    encoder: &mut OpenAiStreamEncoder,
+    encoder: &mut ClientEncoder,
     identity: &StreamIdentity,
     log: &mut RequestLog,
     out: &mut VecDeque<Bytes>,
@@ -273,9 +273,7 @@ fn feed(
             }
             _ => {}
         }
-        if let Some(bytes) = encoder.encode(&chunk) {
-            out.push_back(bytes);
-        }
+        encoder.encode(&chunk, out);
     }
     Ok(())
 }

@@ -132,6 +132,35 @@ impl ChatAdapter for AnthropicAdapter {
     fn classify_error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> UpstreamError {
         errors::classify(status, headers, body)
     }
+
+    fn native_request(
+        &self,
+        path: &str,
+        body: Bytes,
+        target: &Target<'_>,
+        forward: &HeaderMap,
+    ) -> Option<UpstreamRequest> {
+        let mut headers = HeaderMap::with_capacity(4);
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(key) = target.api_key {
+            if let Ok(v) = HeaderValue::from_str(key) {
+                headers.insert("x-api-key", v);
+            }
+        }
+        // The deployment's version, not the client's: the gateway speaks for the account.
+        headers.insert("anthropic-version", self.version.clone());
+        for beta in forward.get_all("anthropic-beta") {
+            headers.append("anthropic-beta", beta.clone());
+        }
+        Some(UpstreamRequest {
+            url: crate::openai::join_url(target.base_url, path),
+            headers,
+            body,
+        })
+    }
 }
 
 /// Seconds since the epoch: Anthropic's messages carry no creation time.

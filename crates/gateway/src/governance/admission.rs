@@ -54,6 +54,7 @@ impl Size {
     pub fn measure(
         key: &KeyEntry,
         messages_raw: &str,
+        system_raw: Option<&str>,
         tools_raw: Option<&str>,
         max_output: Option<u64>,
         cheap_estimate: u64,
@@ -62,6 +63,7 @@ impl Size {
         Size {
             prompt_tokens: if needs_tokens {
                 tokens::estimate_prompt(messages_raw, tools_raw)
+                    + system_raw.map_or(0, tokens::estimate_system)
             } else {
                 cheap_estimate
             },

@@ -52,7 +52,10 @@ pub fn estimate_prompt(messages_raw: &str, tools_raw: Option<&str>) -> u64 {
                         for p in parts {
                             match (p.kind, p.text) {
                                 (_, Some(t)) => total += count(&t),
-                                (Some("image_url"), None) => total += PER_IMAGE,
+                                (
+                                    Some("image_url" | "image" | "input_image" | "document"),
+                                    None,
+                                ) => total += PER_IMAGE,
                                 _ => total += count(c.get()) / 4,
                             }
                         }
@@ -69,6 +72,22 @@ pub fn estimate_prompt(messages_raw: &str, tools_raw: Option<&str>) -> u64 {
         total += count(t);
     }
     total
+}
+
+/// Estimated tokens of a system prompt given apart from the messages (Anthropic's
+/// `system`, the Responses API's `instructions`): a string or an array of text blocks.
+pub fn estimate_system(raw: &str) -> u64 {
+    if let Ok(s) = serde_json::from_str::<String>(raw) {
+        return count(&s);
+    }
+    match serde_json::from_str::<Vec<Part>>(raw) {
+        Ok(parts) => parts
+            .into_iter()
+            .filter_map(|p| p.text)
+            .map(|t| count(&t))
+            .sum(),
+        Err(_) => count(raw),
+    }
 }
 
 #[cfg(test)]
@@ -94,5 +113,22 @@ mod tests {
         let long = "lorem ipsum dolor sit amet ".repeat(100);
         let n = estimate_prompt(&format!(r#"[{{"role":"user","content":"{long}"}}]"#), None);
         assert!((400..=1000).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn counts_anthropic_images_and_system_prompts() {
+        let one = estimate_prompt(r#"[{"role":"user","content":"Hello, world"}]"#, None);
+        let image = estimate_prompt(
+            r#"[{"role":"user","content":[{"type":"text","text":"Hello, world"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}}]}]"#,
+            None,
+        );
+        assert_eq!(image, one + PER_IMAGE);
+        assert_eq!(estimate_system(r#""Hello, world""#), 3);
+        assert_eq!(
+            estimate_system(
+                r#"[{"type":"text","text":"Hello, world"},{"type":"text","text":"Hello, world"}]"#
+            ),
+            6
+        );
     }
 }

@@ -244,6 +244,31 @@ pub fn fast_request(
     }
 }
 
+/// An untranslated request in the provider's own format (see
+/// [`ChatAdapter::native_request`]); `None` when the provider has none.
+pub fn native_request(
+    provider: &Provider,
+    path: &str,
+    body: Bytes,
+    upstream_model: &str,
+    key: Option<&str>,
+    forward: &http::HeaderMap,
+) -> Option<UpstreamRequest> {
+    let key = match &provider.auth {
+        Auth::Bearer(token) => Some(token.as_str()),
+        _ => key,
+    };
+    let target = Target {
+        base_url: &provider.base_url,
+        api_key: key,
+        organization: provider.organization.as_deref(),
+        upstream_model,
+    };
+    provider
+        .adapter
+        .native_request(path, body, &target, forward)
+}
+
 /// Builds a translated upstream request and authenticates it (a minted token, or a
 /// signature over the finished request).
 ///

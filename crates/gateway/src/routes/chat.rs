@@ -28,8 +28,9 @@
 //! and the other is cancelled.
 
 use crate::catalog::{Deployment, KeyPick, Resolved};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorShape};
 use crate::governance::admission::{self, Size};
+use crate::ingress::{ClientEncoder, Ingress};
 use crate::observe::{Outcome, RequestLog};
 use crate::providers;
 use crate::relay::Relay;
@@ -42,7 +43,7 @@ use crate::translate::{StreamIdentity, TranslateRelay};
 use crate::upstream;
 use axum::body::Body;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Extension;
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -51,11 +52,18 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use switchyard_adapters::canonical::{ChatRequest, Usage};
 use switchyard_adapters::openai::fastpath::ChatPeek;
+use switchyard_adapters::openai::presets::Quirks;
 use switchyard_adapters::openai::{self, fastpath, usage};
-use switchyard_adapters::{AdapterError, ErrorClass, UpstreamError};
+use switchyard_adapters::{anthropic, AdapterError, ErrorClass, UpstreamError, WireFormat};
 
 /// Upstream error bodies larger than this are cut (they are only read for a message).
 const MAX_ERROR_BODY: usize = 256 * 1024;
+/// A native (untranslated) body: only `model` is replaced and the gateway's own fields
+/// (`models`, `drop_params`) removed; nothing OpenAI-specific is added.
+const NATIVE_BODY: Quirks = Quirks {
+    stream_options: false,
+    ..Quirks::NONE
+};
 /// The output estimate for routing and limits when the request sets no `max_tokens`.
 const DEFAULT_OUTPUT_ESTIMATE: u64 = 1024;
 
@@ -64,7 +72,27 @@ pub async fn chat_completions(
     Extension(rid): Extension<RequestId>,
     req: axum::extract::Request,
 ) -> Response {
+    serve(st, rid, req, Ingress::OpenAiChat).await
+}
+
+/// `POST /v1/messages`: the Anthropic Messages API, served by any provider.
+pub async fn messages(
+    State(st): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    req: axum::extract::Request,
+) -> Response {
+    serve(st, rid, req, Ingress::AnthropicMessages).await
+}
+
+/// One inference request in the client's format `ingress`, through the attempt loop.
+async fn serve(
+    st: AppState,
+    rid: RequestId,
+    req: axum::extract::Request,
+    ingress: Ingress,
+) -> Response {
     let started = Instant::now();
+    let shape = ingress.error_shape();
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
     let peer = parts
@@ -73,32 +101,47 @@ pub async fn chat_completions(
         .map(|c| c.0.ip());
     let principal = match st.policy.authenticate(&headers) {
         Ok(p) => p,
-        Err(e) => return rejected(&st, &rid, "", e, started),
+        Err(e) => return rejected(&st, &rid, "", e, started, shape),
     };
     let bytes = match read_body(body, &headers, st.max_body).await {
         Ok(b) => b,
-        Err(e) => return rejected(&st, &rid, "", e, started),
+        Err(e) => return rejected(&st, &rid, "", e, started, shape),
     };
     let peek = match fastpath::peek(&bytes) {
         Ok(p) => p,
         Err(e) => {
             let e = ApiError::bad_request(e.message, e.param);
-            return rejected(&st, &rid, "", e, started);
+            return rejected(&st, &rid, "", e, started, shape);
         }
     };
+    // Other formats than OpenAI's are decoded whole at once: they never take the
+    // OpenAI fast path, and a malformed request is refused before anything else.
+    let canonical = OnceLock::new();
+    if ingress == Ingress::AnthropicMessages {
+        match anthropic::decode_messages_request(&bytes) {
+            Ok(r) => {
+                let _ = canonical.set(Ok(r));
+            }
+            Err(e) => {
+                let e = ApiError::bad_request(e.message, e.param);
+                return rejected(&st, &rid, &peek.model, e, started, shape);
+            }
+        }
+    }
     let request_list = match request_fallbacks(&peek, &headers) {
         Ok(l) => l,
-        Err(e) => return rejected(&st, &rid, &peek.model, e, started),
+        Err(e) => return rejected(&st, &rid, &peek.model, e, started, shape),
     };
     let catalog = st.catalog.load_full();
     let Some(mut resolved) = catalog.resolve(&peek.model) else {
         let e = ApiError::model_not_found(&peek.model);
-        return rejected(&st, &rid, &peek.model, e, started);
+        return rejected(&st, &rid, &peek.model, e, started, shape);
     };
     if let Err(e) = st.policy.authorize_model(&principal, &peek.model) {
-        return rejected(&st, &rid, &peek.model, e, started);
+        return rejected(&st, &rid, &peek.model, e, started, shape);
     }
-    let traits = traits(&peek, &headers, bytes.len());
+    let prompt_raw = prompt_raw(&peek, ingress);
+    let traits = traits(&peek, &headers, &prompt_raw, ingress);
     let mut serving = peek.model.to_string();
     // Conditional routing: the first rule whose conditions hold sends the request to
     // its model (a rule never chains into another model's rules).
@@ -106,7 +149,7 @@ pub async fn chat_completions(
         if let Some(rule) = m.route_if.iter().find(|r| plan::matches(&r.when, &traits)) {
             if let Some(r) = catalog.resolve(&rule.model) {
                 if let Err(e) = st.policy.authorize_model(&principal, &rule.model) {
-                    return rejected(&st, &rid, &peek.model, e, started);
+                    return rejected(&st, &rid, &peek.model, e, started, shape);
                 }
                 serving = rule.model.clone();
                 resolved = r;
@@ -118,15 +161,17 @@ pub async fn chat_completions(
     let ask = Ask {
         stream: peek.stream,
         prompt_tokens: traits.prompt_tokens,
-        max_output: max_output(&peek),
+        max_output: explicit_max_output(&peek, ingress).unwrap_or(DEFAULT_OUTPUT_ESTIMATE),
         now_ms: now_ms(),
     };
     let call = Call {
         st: &st,
         rid: &rid,
+        ingress,
         bytes: &bytes,
         peek: &peek,
-        canonical: OnceLock::new(),
+        canonical,
+        forward: forwarded_headers(&headers),
         started,
         attempt_log: std::sync::Mutex::new(Vec::new()),
         trace: st.trace_context(&headers),
@@ -158,9 +203,10 @@ pub async fn chat_completions(
         if key.has_limits() {
             let size = Size::measure(
                 key,
-                peek.raw("messages").unwrap_or("[]"),
+                peek.raw(ingress.messages_field()).unwrap_or("[]"),
+                ingress.system_field().and_then(|f| peek.raw(f)),
                 peek.raw("tools"),
-                explicit_max_output(&peek),
+                explicit_max_output(&peek, ingress),
                 traits.prompt_tokens,
             );
             let admitted = match &st.limits {
@@ -180,7 +226,7 @@ pub async fn chat_completions(
                     } else {
                         "rate_limited"
                     });
-                    return e.into_response();
+                    return e.respond(shape);
                 }
             }
         }
@@ -211,7 +257,7 @@ pub async fn chat_completions(
                 log.attempts = attempts;
                 log.status = e.status.as_u16();
                 log.outcome = Outcome::Rejected;
-                break e.into_response();
+                break e.respond(shape);
             }
             Err(failure) => {
                 let (class, label) = match &failure {
@@ -248,7 +294,7 @@ pub async fn chat_completions(
                         log.deployment.clone_from(&d.label);
                         log.provider_kind = d.provider.kind.as_str();
                         log.price = d.pricing;
-                        upstream_failed(&mut log, &e, &d, attempts)
+                        upstream_failed(&mut log, &e, &d, attempts, shape)
                     }
                     Failure::Unavailable(message, retry_after) => {
                         let mut e = ApiError::unavailable(message);
@@ -256,9 +302,9 @@ pub async fn chat_completions(
                         log.status = e.status.as_u16();
                         log.outcome = Outcome::UpstreamError;
                         log.error_class = Some("unavailable");
-                        e.into_response()
+                        e.respond(shape)
                     }
-                    Failure::Rejected(e) => e.into_response(),
+                    Failure::Rejected(e) => e.respond(shape),
                 };
             }
         }
@@ -273,11 +319,15 @@ pub async fn chat_completions(
 struct Call<'a> {
     st: &'a AppState,
     rid: &'a RequestId,
+    ingress: Ingress,
     bytes: &'a Bytes,
     peek: &'a ChatPeek<'a>,
-    /// The request in the canonical model, decoded once, on the first attempt that
-    /// needs translation.
+    /// The request in the canonical model: decoded up front for other formats than
+    /// OpenAI's, else once, on the first attempt that needs translation.
     canonical: OnceLock<Result<ChatRequest, ApiError>>,
+    /// The client's headers of a provider's own API, for a native upstream
+    /// (`anthropic-beta`).
+    forward: HeaderMap,
     started: Instant,
     /// Every attempt, for the request's record (a mutex: hedged attempts run side by
     /// side in one task).
@@ -614,10 +664,33 @@ async fn attempt(
     let fast = provider
         .fast
         .as_ref()
+        .filter(|_| call.ingress == Ingress::OpenAiChat)
         // Hosts that reject `stream_options` stream through the canonical encoder,
         // which puts their unasked usage where an OpenAI client looks for it.
         .filter(|f| !stream || f.quirks.stream_options);
+    // The client speaks the provider's own API: forwarded untranslated.
+    let native = call.ingress == Ingress::AnthropicMessages
+        && provider.wire == WireFormat::AnthropicMessages;
     let upstream_req = match fast {
+        _ if native => {
+            let body = Bytes::from(peek.upstream_body_with(&d.model, &NATIVE_BODY));
+            match providers::native_request(
+                provider,
+                "v1/messages",
+                body,
+                &d.model,
+                key,
+                &call.forward,
+            ) {
+                Some(r) => r,
+                None => {
+                    return Err(Failure::Rejected(ApiError::bad_request(
+                        format!("{} cannot take this request natively", provider.display),
+                        None,
+                    )))
+                }
+            }
+        }
         Some(fast) => {
             if let Err(e) = peek.check(&fast.quirks, provider.display) {
                 return Err(Failure::Rejected(ApiError::bad_request(e.message, e.param)));
@@ -678,7 +751,7 @@ async fn attempt(
     if stream {
         let deadline = tokio::time::Instant::from_std(upstream_started + d.first_token_timeout);
         let detached = RequestLog::detached(call.started);
-        if fast.is_some() {
+        if fast.is_some() && !native {
             let strip_usage = !peek.include_usage;
             let skip_prelude = fast.is_some_and(|f| f.azure.is_some());
             let mut relay = Relay::new(resp, strip_usage, d.clone(), detached, inflight)
@@ -686,9 +759,22 @@ async fn attempt(
             relay.prime(deadline).await.map_err(fail)?;
             return Ok(Served::Relay(Box::new(relay), d.clone()));
         }
-        let request = call.canonical().map_err(Failure::Rejected)?;
+        let encoder = if native {
+            ClientEncoder::Passthrough(call.ingress.error_shape())
+        } else {
+            let request = call.canonical().map_err(Failure::Rejected)?;
+            match call.ingress {
+                Ingress::OpenAiChat => ClientEncoder::OpenAi(openai::OpenAiStreamEncoder::new(
+                    &d.model,
+                    request.include_usage,
+                )),
+                Ingress::AnthropicMessages => ClientEncoder::Anthropic(Box::new(
+                    anthropic::AnthropicStreamEncoder::new(&d.model),
+                )),
+            }
+        };
         let identity = StreamIdentity {
-            id: format!("chatcmpl-{}", call.rid.as_str()),
+            id: format!("{}{}", call.ingress.id_prefix(), call.rid.as_str()),
             model: d.model.clone(),
             created: unix_now(),
         };
@@ -696,8 +782,7 @@ async fn attempt(
             resp,
             provider.adapter.stream_decoder(),
             provider.wire,
-            &d.model,
-            request.include_usage,
+            encoder,
             identity,
             d.clone(),
             detached,
@@ -712,6 +797,18 @@ async fn attempt(
     let body = upstream::read_body(body, remaining).await.map_err(fail)?;
     let upstream_elapsed = upstream_started.elapsed();
     drop(inflight);
+    if native {
+        // Read for its usage only; the client gets the provider's bytes.
+        let usage = provider.adapter.parse_response(&body).ok().map(|r| r.usage);
+        return Ok(Served::Json {
+            status,
+            content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
+            body,
+            usage,
+            upstream_elapsed,
+            deployment: d.clone(),
+        });
+    }
     if fast.is_some() {
         let usage = usage::response_usage(&body);
         return Ok(Served::Json {
@@ -731,7 +828,7 @@ async fn attempt(
         ))
     })?;
     if parsed.id.is_empty() {
-        parsed.id = format!("chatcmpl-{}", call.rid.as_str());
+        parsed.id = format!("{}{}", call.ingress.id_prefix(), call.rid.as_str());
     }
     if parsed.created == 0 {
         parsed.created = unix_now();
@@ -740,7 +837,10 @@ async fn attempt(
         parsed.model.clone_from(&d.model);
     }
     // Named as the provider named the model that answered, as on the fast path.
-    let out = openai::encode_response(&parsed, &parsed.model);
+    let out = match call.ingress {
+        Ingress::OpenAiChat => openai::encode_response(&parsed, &parsed.model),
+        Ingress::AnthropicMessages => anthropic::encode_messages_response(&parsed, &parsed.model),
+    };
     Ok(Served::Json {
         status,
         content_type: None,
@@ -876,9 +976,43 @@ fn request_fallbacks(peek: &ChatPeek<'_>, headers: &HeaderMap) -> Result<Vec<Str
     Ok(list)
 }
 
+/// The prompt's raw JSON (for token estimates): the ingress's prompt fields, joined.
+fn prompt_raw<'a>(peek: &'a ChatPeek<'_>, ingress: Ingress) -> std::borrow::Cow<'a, str> {
+    let mut parts = ingress.prompt_fields().iter().filter_map(|f| peek.raw(f));
+    let first = parts.next().unwrap_or("");
+    match parts.next() {
+        None => std::borrow::Cow::Borrowed(first),
+        Some(second) => {
+            let mut joined = String::with_capacity(first.len() + second.len() + 1);
+            joined.push_str(first);
+            joined.push('\n');
+            joined.push_str(second);
+            for more in parts {
+                joined.push('\n');
+                joined.push_str(more);
+            }
+            std::borrow::Cow::Owned(joined)
+        }
+    }
+}
+
+/// The client's headers that belong to a provider's own API and reach a native upstream.
+fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for v in headers.get_all("anthropic-beta") {
+        out.append("anthropic-beta", v.clone());
+    }
+    out
+}
+
 /// What conditional routing and the limits look at, read off the raw body.
-fn traits(peek: &ChatPeek<'_>, headers: &HeaderMap, body_len: usize) -> plan::Traits {
-    let messages = peek.raw("messages").unwrap_or("");
+fn traits(
+    peek: &ChatPeek<'_>,
+    headers: &HeaderMap,
+    prompt: &str,
+    ingress: Ingress,
+) -> plan::Traits {
+    let messages = prompt;
     let mut tags: Vec<String> = Vec::new();
     if let Some(raw) = peek.raw("metadata") {
         #[derive(serde::Deserialize)]
@@ -902,8 +1036,8 @@ fn traits(peek: &ChatPeek<'_>, headers: &HeaderMap, body_len: usize) -> plan::Tr
         );
     }
     plan::Traits {
-        prompt_tokens: plan::estimate_tokens(messages.len().min(body_len)),
-        has_images: messages.contains("\"image_url\""),
+        prompt_tokens: plan::estimate_tokens(messages.len()),
+        has_images: messages.contains(ingress.image_marker()),
         has_tools: peek
             .raw("tools")
             .is_some_and(|t| t.trim() != "[]" && t != "null"),
@@ -923,17 +1057,11 @@ fn client_ip(headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> Option<std:
 }
 
 /// The output cap the request itself sets, if any.
-fn explicit_max_output(peek: &ChatPeek<'_>) -> Option<u64> {
-    ["max_completion_tokens", "max_tokens"]
+fn explicit_max_output(peek: &ChatPeek<'_>, ingress: Ingress) -> Option<u64> {
+    ingress
+        .max_output_fields()
         .iter()
         .find_map(|k| peek.raw(k).and_then(|v| v.parse::<u64>().ok()))
-}
-
-fn max_output(peek: &ChatPeek<'_>) -> u64 {
-    ["max_completion_tokens", "max_tokens"]
-        .iter()
-        .find_map(|k| peek.raw(k).and_then(|v| v.parse::<u64>().ok()))
-        .unwrap_or(DEFAULT_OUTPUT_ESTIMATE)
 }
 
 fn unix_now() -> u64 {
@@ -949,6 +1077,7 @@ fn upstream_failed(
     e: &UpstreamError,
     deployment: &Deployment,
     attempts: u32,
+    shape: ErrorShape,
 ) -> Response {
     let secrets = deployment.provider.secrets();
     if e.class.retryable() {
@@ -964,7 +1093,7 @@ fn upstream_failed(
     log.status = api.status.as_u16();
     log.outcome = Outcome::UpstreamError;
     log.error_class = Some(e.class.as_str());
-    routed(api.into_response(), &deployment.label, attempts)
+    routed(api.respond(shape), &deployment.label, attempts)
 }
 
 /// A request the gateway answered itself, logged like any other.
@@ -974,12 +1103,13 @@ fn rejected(
     model: &str,
     e: ApiError,
     started: Instant,
+    shape: ErrorShape,
 ) -> Response {
     let mut log = RequestLog::new(&st.sinks, rid.as_str(), model, "", false, started);
     log.status = e.status.as_u16();
     log.outcome = Outcome::Rejected;
     log.finish();
-    e.into_response()
+    e.respond(shape)
 }
 
 /// Adds the routing headers of a response that went to a deployment.

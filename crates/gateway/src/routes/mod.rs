@@ -9,6 +9,7 @@ mod admin;
 mod admin_common;
 mod catalog_admin;
 mod chat;
+mod count_tokens;
 mod health;
 pub mod keys;
 pub mod ledger;
@@ -30,6 +31,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/chat/completions", post(chat::chat_completions))
+        .route("/v1/messages", post(chat::messages))
+        .route(
+            "/v1/messages/count_tokens",
+            post(count_tokens::count_tokens),
+        )
         .route("/v1/models", get(models::list))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
