@@ -23,6 +23,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub mod keys;
+pub mod responses;
 pub use keys::{KeyPatch, KeyRecord, ModelRecord, NewKey, ProviderRecord};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -200,6 +201,37 @@ mod tests {
             id,
             "install id is stable"
         );
+        responses_round_trip(&store).await;
+    }
+
+    async fn responses_round_trip(store: &Store) {
+        use responses::StoredResponse;
+        let r = StoredResponse {
+            id: "resp_test1".into(),
+            key_id: Some("key_1".into()),
+            model: "general".into(),
+            conversation: r#"[{"type":"message","role":"user","content":"hi"}]"#.into(),
+            response: r#"{"id":"resp_test1","object":"response"}"#.into(),
+            created_at_ms: 1_000,
+            expires_at_ms: 10_000,
+        };
+        store.put_response(&r).await.unwrap();
+        assert_eq!(store.get_response("resp_test1", 5_000).await.unwrap(), Some(r.clone()));
+        // Expired rows are never returned, and are purged.
+        assert_eq!(store.get_response("resp_test1", 10_000).await.unwrap(), None);
+        assert_eq!(store.get_response("resp_nope", 0).await.unwrap(), None);
+        // A replacement wins.
+        let newer = StoredResponse {
+            expires_at_ms: 20_000,
+            ..r.clone()
+        };
+        store.put_response(&newer).await.unwrap();
+        assert_eq!(store.get_response("resp_test1", 15_000).await.unwrap(), Some(newer));
+        assert_eq!(store.purge_expired_responses(15_000).await.unwrap(), 0);
+        assert_eq!(store.purge_expired_responses(20_000).await.unwrap(), 1);
+        store.put_response(&r).await.unwrap();
+        assert!(store.delete_response("resp_test1").await.unwrap());
+        assert!(!store.delete_response("resp_test1").await.unwrap());
     }
 
     #[tokio::test]
