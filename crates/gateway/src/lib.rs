@@ -12,6 +12,7 @@ pub mod observe;
 pub mod policy;
 pub mod providers;
 pub mod relay;
+pub mod response_store;
 pub mod router;
 pub mod routes;
 pub mod state;
@@ -148,6 +149,10 @@ impl Gateway {
             connect_timeout: config.server.connect_timeout(),
             max_body: config.server.max_body_size(),
             inflight: AtomicI64::new(0),
+            responses: Arc::new(response_store::ResponseStore::new(
+                store.clone(),
+                response_store::DEFAULT_TTL,
+            )),
             store,
             sinks: sinks.into(),
             metrics,
@@ -219,6 +224,7 @@ impl Gateway {
         if let Some(writer) = writer {
             background.push(tokio::spawn(writer.run(bg_rx.clone())));
         }
+        background.push(tokio::spawn(state.responses.clone().purge(bg_rx.clone())));
         let result = self.serve_inner(listener, shutdown).await;
         let _ = bg_stop.send(true);
         for task in background {

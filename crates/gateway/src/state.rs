@@ -40,6 +40,8 @@ pub struct Inner {
     /// Requests in flight (streams count until their body ends or the client leaves).
     pub inflight: AtomicI64,
     pub store: Option<Store>,
+    /// Responses API state (`store: true`), kept for `previous_response_id`.
+    pub responses: Arc<crate::response_store::ResponseStore>,
     /// Where finished requests' records go (the metrics registry among them).
     pub sinks: crate::observe::Sinks,
     /// The request ledger (with a database): its sink and its writer, which `serve`
