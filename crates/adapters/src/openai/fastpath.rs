@@ -66,6 +66,17 @@ struct StreamOptions {
 
 /// Indexes a chat request body and checks the fields the gateway relies on.
 pub fn peek(body: &[u8]) -> Result<ChatPeek<'_>, RequestError> {
+    peek_with(body, true)
+}
+
+/// [`peek`] for a body whose conversation is not in `messages` (the Responses API's
+/// `input`): only `model`, `stream` and `stream_options` are checked; the ingress's own
+/// decoder validates the rest.
+pub fn peek_object(body: &[u8]) -> Result<ChatPeek<'_>, RequestError> {
+    peek_with(body, false)
+}
+
+fn peek_with(body: &[u8], chat: bool) -> Result<ChatPeek<'_>, RequestError> {
     let Fields(fields) = serde_json::from_slice(body).map_err(|e| RequestError {
         message: if e.classify() == serde_json::error::Category::Data {
             "the request body must be a JSON object".to_string()
@@ -96,21 +107,26 @@ pub fn peek(body: &[u8]) -> Result<ChatPeek<'_>, RequestError> {
             Err(_) => return Err(RequestError::param("model", "`model` must be a string")),
         },
     };
-    let Some(messages) = get("messages") else {
-        return Err(RequestError::param(
-            "messages",
-            "missing required parameter: 'messages'",
-        ));
+    let messages = match get("messages") {
+        Some(m) => Some(m),
+        None if !chat => None,
+        None => {
+            return Err(RequestError::param(
+                "messages",
+                "missing required parameter: 'messages'",
+            ))
+        }
     };
-    match messages.get().trim_start().strip_prefix('[') {
-        Some(rest) if rest.trim_start().starts_with(']') => {
+    match messages.map(|m| m.get().trim_start().strip_prefix('[')) {
+        None => {}
+        Some(Some(rest)) if rest.trim_start().starts_with(']') => {
             return Err(RequestError::param(
                 "messages",
                 "'messages' must contain at least one message",
             ))
         }
-        Some(_) => {}
-        None => {
+        Some(Some(_)) => {}
+        Some(None) => {
             return Err(RequestError::param(
                 "messages",
                 "'messages' must be an array of message objects",
