@@ -263,7 +263,10 @@ pub(crate) fn response_object(meta: &ResponseMeta, state: State<'_>) -> Value {
         ("safety_identifier", Value::Null),
         ("service_tier", "default".into()),
         ("temperature", 1.0.into()),
-        ("text", json!({"format": {"type": "text"}})),
+        (
+            "text",
+            json!({"format": {"type": "text"}, "verbosity": "medium"}),
+        ),
         ("tool_choice", "auto".into()),
         ("tools", json!([])),
         ("top_logprobs", 0.into()),
