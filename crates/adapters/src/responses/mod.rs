@@ -31,6 +31,8 @@ pub mod stream;
 mod request_tests;
 #[cfg(test)]
 mod response_tests;
+#[cfg(test)]
+mod stream_props;
 
 pub use request::{decode_request, to_canonical, ResponsesRequest};
 pub use response::{encode_response, output_items, ResponseMeta};

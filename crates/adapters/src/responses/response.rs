@@ -132,6 +132,12 @@ pub fn output_items(resp: &ChatResponse, response_id: &str) -> Vec<Value> {
     };
     for part in &choice.message.content {
         match part {
+            // Nothing to show (the stream encoder writes nothing for these either).
+            ContentPart::Text { text } | ContentPart::Refusal { text } if text.is_empty() => {}
+            ContentPart::Thinking {
+                text,
+                signature: None,
+            } if text.is_empty() => {}
             ContentPart::Text { text } => match message.last_mut() {
                 Some(last) if last["type"] == "output_text" => {
                     let joined = format!("{}{text}", last["text"].as_str().unwrap_or_default());

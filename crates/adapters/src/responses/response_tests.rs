@@ -541,9 +541,17 @@ fn output_items_follow_the_content_in_order() {
                 signature: Some("sig".into()),
             },
             text("Hel"),
+            text(""),
             text("lo"),
             ContentPart::Refusal {
                 text: "not that".into(),
+            },
+            ContentPart::Refusal {
+                text: String::new(),
+            },
+            ContentPart::Thinking {
+                text: String::new(),
+                signature: None,
             },
             ContentPart::RedactedThinking {
                 data: "opaque".into(),
