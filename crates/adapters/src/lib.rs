@@ -7,6 +7,7 @@ pub mod canonical;
 pub mod error;
 pub mod gemini;
 pub mod openai;
+pub mod responses;
 pub mod sse;
 pub mod support;
 
