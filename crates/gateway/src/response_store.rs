@@ -58,12 +58,24 @@ impl ResponseStore {
 
     /// Keeps a response (in memory at once, then in the database).
     pub async fn save(&self, r: StoredResponse) -> Result<(), StoreError> {
+        let r = self.remember(r);
+        self.persist(&r).await
+    }
+
+    /// Keeps a response in this process's memory, at once (a streamed answer's state is
+    /// visible here before its last event reaches the client).
+    pub fn remember(&self, r: StoredResponse) -> Arc<StoredResponse> {
         let r = Arc::new(r);
         if let Ok(mut recent) = self.recent.lock() {
             recent.insert(r.clone());
         }
+        r
+    }
+
+    /// Writes a remembered response to the database.
+    pub async fn persist(&self, r: &StoredResponse) -> Result<(), StoreError> {
         match &self.store {
-            Some(store) => store.put_response(&r).await,
+            Some(store) => store.put_response(r).await,
             None => Ok(()),
         }
     }
@@ -74,11 +86,7 @@ impl ResponseStore {
         id: &str,
         now_ms: i64,
     ) -> Result<Option<Arc<StoredResponse>>, StoreError> {
-        let cached = self
-            .recent
-            .lock()
-            .ok()
-            .and_then(|r| r.map.get(id).cloned());
+        let cached = self.recent.lock().ok().and_then(|r| r.map.get(id).cloned());
         if let Some(r) = cached {
             return Ok((r.expires_at_ms > now_ms).then_some(r));
         }
@@ -158,7 +166,11 @@ mod tests {
         }
         // The oldest fell out.
         assert!(s.load("resp_a", 50).await.unwrap().is_none());
-        assert!(s.load(&format!("resp_{RECENT}"), 50).await.unwrap().is_some());
+        assert!(s
+            .load(&format!("resp_{RECENT}"), 50)
+            .await
+            .unwrap()
+            .is_some());
         assert!(s.delete(&format!("resp_{RECENT}")).await.unwrap());
         assert!(!s.delete(&format!("resp_{RECENT}")).await.unwrap());
     }
@@ -177,7 +189,14 @@ mod tests {
         let got = b.load("resp_x", now_ms()).await.unwrap().unwrap();
         assert_eq!(got.id, "resp_x");
         assert!(b.delete("resp_x").await.unwrap());
-        assert!(a.store.as_ref().unwrap().get_response("resp_x", 0).await.unwrap().is_none());
+        assert!(a
+            .store
+            .as_ref()
+            .unwrap()
+            .get_response("resp_x", 0)
+            .await
+            .unwrap()
+            .is_none());
         let _ = std::fs::remove_dir_all(dir);
     }
 }

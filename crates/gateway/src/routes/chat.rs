@@ -30,8 +30,9 @@
 use crate::catalog::{Deployment, KeyPick, Resolved};
 use crate::error::{ApiError, ErrorShape};
 use crate::governance::admission::{self, Size};
-use crate::ingress::{ClientEncoder, Ingress};
+use crate::ingress::{ClientEncoder, Ingress, PendingSave, ResponsesStream};
 use crate::observe::{Outcome, RequestLog};
+use crate::policy::Principal;
 use crate::providers;
 use crate::relay::Relay;
 use crate::router::health::{now_ms, Transition};
@@ -54,7 +55,9 @@ use switchyard_adapters::canonical::{ChatRequest, Usage};
 use switchyard_adapters::openai::fastpath::ChatPeek;
 use switchyard_adapters::openai::presets::Quirks;
 use switchyard_adapters::openai::{self, fastpath, usage};
+use switchyard_adapters::responses::{self, ResponseMeta};
 use switchyard_adapters::{anthropic, AdapterError, ErrorClass, UpstreamError, WireFormat};
+use switchyard_store::responses::StoredResponse;
 
 /// Upstream error bodies larger than this are cut (they are only read for a message).
 const MAX_ERROR_BODY: usize = 256 * 1024;
@@ -84,6 +87,15 @@ pub async fn messages(
     serve(st, rid, req, Ingress::AnthropicMessages).await
 }
 
+/// `POST /v1/responses`: the OpenAI Responses API, served by any provider.
+pub async fn responses(
+    State(st): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    req: axum::extract::Request,
+) -> Response {
+    serve(st, rid, req, Ingress::Responses).await
+}
+
 /// One inference request in the client's format `ingress`, through the attempt loop.
 async fn serve(
     st: AppState,
@@ -107,7 +119,11 @@ async fn serve(
         Ok(b) => b,
         Err(e) => return rejected(&st, &rid, "", e, started, shape),
     };
-    let peek = match fastpath::peek(&bytes) {
+    let peeked = match ingress {
+        Ingress::Responses => fastpath::peek_object(&bytes),
+        _ => fastpath::peek(&bytes),
+    };
+    let peek = match peeked {
         Ok(p) => p,
         Err(e) => {
             let e = ApiError::bad_request(e.message, e.param);
@@ -117,8 +133,10 @@ async fn serve(
     // Other formats than OpenAI's are decoded whole at once: they never take the
     // OpenAI fast path, and a malformed request is refused before anything else.
     let canonical = OnceLock::new();
-    if ingress == Ingress::AnthropicMessages {
-        match anthropic::decode_messages_request(&bytes) {
+    let mut stored = None;
+    match ingress {
+        Ingress::OpenAiChat => {}
+        Ingress::AnthropicMessages => match anthropic::decode_messages_request(&bytes) {
             Ok(r) => {
                 let _ = canonical.set(Ok(r));
             }
@@ -126,7 +144,14 @@ async fn serve(
                 let e = ApiError::bad_request(e.message, e.param);
                 return rejected(&st, &rid, &peek.model, e, started, shape);
             }
-        }
+        },
+        Ingress::Responses => match responses_turn(&st, &bytes, &principal).await {
+            Ok((r, turn)) => {
+                let _ = canonical.set(Ok(r));
+                stored = Some(turn);
+            }
+            Err(e) => return rejected(&st, &rid, &peek.model, e, started, shape),
+        },
     }
     let request_list = match request_fallbacks(&peek, &headers) {
         Ok(l) => l,
@@ -171,6 +196,7 @@ async fn serve(
         bytes: &bytes,
         peek: &peek,
         canonical,
+        turn: stored,
         forward: forwarded_headers(&headers),
         started,
         attempt_log: std::sync::Mutex::new(Vec::new()),
@@ -325,6 +351,8 @@ struct Call<'a> {
     /// The request in the canonical model: decoded up front for other formats than
     /// OpenAI's, else once, on the first attempt that needs translation.
     canonical: OnceLock<Result<ChatRequest, ApiError>>,
+    /// A Responses API request: its response's identity and what to store of it.
+    turn: Option<Turn>,
     /// The client's headers of a provider's own API, for a native upstream
     /// (`anthropic-beta`).
     forward: HeaderMap,
@@ -771,6 +799,17 @@ async fn attempt(
                 Ingress::AnthropicMessages => ClientEncoder::Anthropic(Box::new(
                     anthropic::AnthropicStreamEncoder::new(&d.model),
                 )),
+                Ingress::Responses => {
+                    let turn = call.turn.as_ref().ok_or_else(|| {
+                        Failure::Rejected(ApiError::bad_request("not a Responses request", None))
+                    })?;
+                    let mut meta = turn.meta.clone();
+                    meta.model.clone_from(&d.model);
+                    ClientEncoder::Responses(Box::new(ResponsesStream {
+                        encoder: responses::ResponsesStreamEncoder::new(meta),
+                        save: turn.pending(call.st, &d.model),
+                    }))
+                }
             }
         };
         let identity = StreamIdentity {
@@ -840,6 +879,10 @@ async fn attempt(
     let out = match call.ingress {
         Ingress::OpenAiChat => openai::encode_response(&parsed, &parsed.model),
         Ingress::AnthropicMessages => anthropic::encode_messages_response(&parsed, &parsed.model),
+        Ingress::Responses => match &call.turn {
+            Some(turn) => turn.finish(call.st, &parsed).await,
+            None => openai::encode_response(&parsed, &parsed.model),
+        },
     };
     Ok(Served::Json {
         status,
@@ -1120,4 +1163,120 @@ fn routed(mut resp: Response, deployment: &str, attempts: u32) -> Response {
     }
     h.insert("x-switchyard-attempts", HeaderValue::from(attempts));
     resp
+}
+
+/// One turn of a Responses API conversation: the response's identity (its id is
+/// chosen before any attempt, so a streamed and a stored answer agree) and, with
+/// `store`, what to keep of it.
+struct Turn {
+    meta: ResponseMeta,
+    store: bool,
+    key_id: Option<String>,
+    /// Earlier turns' items, then this request's input.
+    conversation: Vec<serde_json::Value>,
+}
+
+impl Turn {
+    fn record(&self, st: &AppState, model: &str) -> StoredResponse {
+        let now = crate::response_store::now_ms();
+        let ttl = i64::try_from(st.responses.ttl().as_millis()).unwrap_or(i64::MAX);
+        StoredResponse {
+            id: self.meta.id.clone(),
+            key_id: self.key_id.clone(),
+            model: model.to_string(),
+            conversation: String::new(),
+            response: String::new(),
+            created_at_ms: now,
+            expires_at_ms: now.saturating_add(ttl),
+        }
+    }
+
+    /// What a stream stores when it completes (`None` without `store`).
+    fn pending(&self, st: &AppState, model: &str) -> Option<PendingSave> {
+        self.store.then(|| PendingSave {
+            store: st.responses.clone(),
+            record: self.record(st, model),
+            conversation: self.conversation.clone(),
+        })
+    }
+
+    /// The Response object of a finished non-streamed answer, stored first when asked
+    /// (so a follow-up to any replica finds it). A failed write is logged, not fatal:
+    /// the answer is not lost for it.
+    async fn finish(
+        &self,
+        st: &AppState,
+        parsed: &switchyard_adapters::canonical::ChatResponse,
+    ) -> Vec<u8> {
+        let mut meta = self.meta.clone();
+        meta.model.clone_from(&parsed.model);
+        let body = responses::encode_response(parsed, &meta);
+        if self.store {
+            let mut record = self.record(st, &parsed.model);
+            let mut conversation = self.conversation.clone();
+            conversation.extend(responses::output_items(parsed, &meta.id));
+            record.conversation =
+                serde_json::to_string(&conversation).unwrap_or_else(|_| "[]".into());
+            record.response = String::from_utf8_lossy(&body).into_owned();
+            if let Err(e) = st.responses.save(record).await {
+                tracing::warn!(error = %e, response_id = %meta.id, "could not store a response");
+            }
+        }
+        body
+    }
+}
+
+/// Decodes a Responses API request and, with `previous_response_id`, puts the stored
+/// conversation in front of it. A stored response can only be continued by the key
+/// that created it (or the master key).
+async fn responses_turn(
+    st: &AppState,
+    bytes: &[u8],
+    principal: &Principal,
+) -> Result<(ChatRequest, Turn), ApiError> {
+    let req =
+        responses::decode_request(bytes).map_err(|e| ApiError::bad_request(e.message, e.param))?;
+    let key_id = principal.key().map(|k| k.id.clone());
+    let mut conversation: Vec<serde_json::Value> = Vec::new();
+    if let Some(prev) = &req.previous_response_id {
+        let not_found = || {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                Some("previous_response_not_found"),
+                format!(
+                    "Previous response with id '{prev}' not found: it was not stored \
+                     (`store: false`), has expired, or belongs to another key."
+                ),
+            )
+            .with_param(Some("previous_response_id".to_string()))
+        };
+        let found = st
+            .responses
+            .load(prev, crate::response_store::now_ms())
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "could not read a stored response");
+                ApiError::unavailable("the stored conversation could not be read; retry shortly")
+            })?
+            .ok_or_else(not_found)?;
+        if key_id.is_some() && found.key_id != key_id {
+            return Err(not_found());
+        }
+        conversation = serde_json::from_str(&found.conversation).unwrap_or_default();
+    }
+    let chat = responses::to_canonical(&req, &conversation)
+        .map_err(|e| ApiError::bad_request(e.message, e.param))?;
+    conversation.extend(req.input_items.iter().cloned());
+    let id = format!("resp_{}", uuid::Uuid::now_v7().simple());
+    let meta = ResponseMeta::new(&req, id, unix_now());
+    Ok((
+        chat,
+        Turn {
+            meta,
+            store: req.store,
+            key_id,
+            conversation,
+        },
+    ))
 }

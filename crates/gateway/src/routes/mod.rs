@@ -14,6 +14,7 @@ mod health;
 pub mod keys;
 pub mod ledger;
 mod models;
+mod stored_responses;
 pub mod time;
 
 use crate::error::ApiError;
@@ -32,6 +33,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/chat/completions", post(chat::chat_completions))
         .route("/v1/messages", post(chat::messages))
+        .route("/v1/responses", post(chat::responses))
+        .route(
+            "/v1/responses/{id}",
+            get(stored_responses::get).delete(stored_responses::delete),
+        )
         .route(
             "/v1/messages/count_tokens",
             post(count_tokens::count_tokens),
