@@ -6,6 +6,7 @@ pub mod bedrock;
 pub mod canonical;
 pub mod error;
 pub mod gemini;
+pub mod media;
 pub mod openai;
 pub mod responses;
 pub mod sse;

@@ -345,11 +345,19 @@ pub struct DeploymentConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PricingConfig {
+    #[serde(default)]
     pub input_per_mtok: f64,
+    #[serde(default)]
     pub output_per_mtok: f64,
     pub cached_input_per_mtok: Option<f64>,
     pub cache_write_per_mtok: Option<f64>,
     pub reasoning_per_mtok: Option<f64>,
+    /// USD per generated image (image models).
+    pub per_image: Option<f64>,
+    /// USD per minute of transcribed audio.
+    pub per_audio_minute: Option<f64>,
+    /// USD per million characters of speech input.
+    pub per_mchar: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -637,6 +645,9 @@ impl Config {
                         p.cached_input_per_mtok,
                         p.cache_write_per_mtok,
                         p.reasoning_per_mtok,
+                        p.per_image,
+                        p.per_audio_minute,
+                        p.per_mchar,
                     ];
                     if prices.iter().flatten().any(|v| !v.is_finite() || *v < 0.0) {
                         return Err(invalid(

@@ -397,6 +397,9 @@ fn pricing_of(
             cached_input_per_mtok: p.cached_input_per_mtok,
             cache_write_per_mtok: p.cache_write_per_mtok,
             reasoning_per_mtok: p.reasoning_per_mtok,
+            per_image: p.per_image,
+            per_audio_minute: p.per_audio_minute,
+            per_mchar: p.per_mchar,
         });
     }
     switchyard_pricing::lookup(d.provider.kind.as_str(), &d.model).map(|info| info.price)

@@ -116,7 +116,7 @@ impl ClientEncoder {
             ClientEncoder::Responses(r) => {
                 let events = r.encoder.finish();
                 if let Some(save) = r.save.take() {
-                    let response = events.last().and_then(|e| final_response(e));
+                    let response = events.last().and_then(final_response);
                     save.spawn(r.encoder.output_items(), response);
                 }
                 out.extend(events);

@@ -934,6 +934,7 @@ mod tests {
             cached_input_per_mtok: None,
             cache_write_per_mtok: None,
             reasoning_per_mtok: None,
+            ..Default::default()
         });
         l.attempt_log = vec![
             attempt("up/gpt-up", Some("server_error")),

@@ -143,6 +143,15 @@ pub struct AttemptRecord {
     pub latency: Duration,
 }
 
+/// The units a media request is billed by (images, seconds of audio, characters of
+/// speech), beside its tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaUnits {
+    pub images: u64,
+    pub audio_ms: u64,
+    pub characters: u64,
+}
+
 /// The record of one request, emitted exactly once (by `finish` or on drop).
 pub struct RequestLog {
     /// Wall-clock start.
@@ -160,6 +169,8 @@ pub struct RequestLog {
     pub upstream_latency: Option<Duration>,
     pub ttft: Option<Duration>,
     pub usage: Option<Usage>,
+    /// What media requests are billed by besides tokens.
+    pub units: MediaUnits,
     pub outcome: Outcome,
     pub error_class: Option<&'static str>,
     /// Every upstream attempt, in order.
@@ -209,6 +220,7 @@ impl RequestLog {
             upstream_latency: None,
             ttft: None,
             usage: None,
+            units: MediaUnits::default(),
             outcome: Outcome::Ok,
             error_class: None,
             attempt_log: Vec::new(),
@@ -252,21 +264,29 @@ impl RequestLog {
         }
     }
 
-    /// The request's cost in USD from its usage and price (0 when either is unknown).
+    /// The request's cost in USD from its usage (tokens and media units) and price (0
+    /// when either is unknown).
     pub fn cost_usd(&self) -> f64 {
-        match (&self.price, &self.usage) {
-            (Some(price), Some(u)) => switchyard_pricing::cost_usd(
-                price,
-                &switchyard_pricing::Usage {
-                    prompt_tokens: u.prompt_tokens,
-                    completion_tokens: u.completion_tokens,
-                    cached_tokens: u.cached_tokens,
-                    cache_write_tokens: u.cache_write_tokens,
-                    reasoning_tokens: u.reasoning_tokens,
-                },
-            ),
-            _ => 0.0,
+        let Some(price) = &self.price else {
+            return 0.0;
+        };
+        if self.usage.is_none() && self.units == MediaUnits::default() {
+            return 0.0;
         }
+        let u = self.usage.unwrap_or_default();
+        switchyard_pricing::cost_usd(
+            price,
+            &switchyard_pricing::Usage {
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+                cached_tokens: u.cached_tokens,
+                cache_write_tokens: u.cache_write_tokens,
+                reasoning_tokens: u.reasoning_tokens,
+                images: self.units.images,
+                audio_ms: self.units.audio_ms,
+                characters: self.units.characters,
+            },
+        )
     }
 
     fn emit(&mut self) {

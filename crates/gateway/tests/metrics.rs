@@ -665,6 +665,7 @@ fn record_cost_micro_benchmark() {
             cached_input_per_mtok: Some(0.5),
             cache_write_per_mtok: None,
             reasoning_per_mtok: None,
+            ..Default::default()
         });
         log.attempt_log = vec![AttemptRecord {
             offset: Duration::ZERO,

@@ -17,6 +17,11 @@
 //! | `POST …/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent`, `:streamGenerateContent` | Gemini on Vertex AI (bearer token from `…/token` required) |
 //! | `POST …/token` | fake Google OAuth2 token endpoint (JWT-bearer grant) |
 //! | `POST …/model/{modelId}/converse`, `…/converse-stream` | Bedrock Converse (SigV4-shaped auth required; event-stream frames) |
+//! | `POST …/embeddings`, `…/images/generations`, `…/audio/transcriptions` (multipart), `…/audio/speech` | OpenAI media (also under Azure's `…/openai/deployments/{d}/…?api-version=`), see `media.rs` |
+//! | `POST …/v1beta/models/{model}:batchEmbedContents`, `:predict` | Gemini embeddings, Imagen |
+//! | `POST …/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:predict` | Vertex embeddings or Imagen (`imagen*`), token required |
+//! | `POST …/model/{modelId}/invoke` | Bedrock `amazon.titan-embed*` / `cohere.embed*` embeddings (SigV4-shaped auth required) |
+//! | `GET …/files/img-*.png` | the PNG behind image `url` answers |
 //! | `GET …/models` | an OpenAI model list |
 //! | `GET /_mock/stats`, `GET /_mock/requests`, `POST /_mock/reset` | control |
 //!
@@ -79,6 +84,7 @@ mod gemini;
 mod handler;
 mod http;
 mod json;
+mod media;
 mod oauth;
 mod openai;
 mod record;
@@ -161,6 +167,8 @@ async fn dispatch(
         Route::Anthropic => handler::handle(state, req, anthropic::Anthropic, knobs).await,
         Route::Gemini(api) => handler::handle(state, req, api, knobs).await,
         Route::Bedrock(api) => handler::handle(state, req, api, knobs).await,
+        Route::Media(m) => media::handle(state, req, m, knobs).await,
+        Route::File => media::file(),
         Route::Token => oauth::token(state, req, knobs).await,
         Route::Models => openai::models(),
         Route::NotFound => openai::not_found(req.method().as_str(), uri.path()),

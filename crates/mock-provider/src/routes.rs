@@ -9,13 +9,19 @@ use axum::http::{Method, Uri};
 use crate::bedrock::Bedrock;
 use crate::behavior::percent_decode;
 use crate::gemini::Gemini;
+use crate::media::{Host, Media, Op};
 
 pub(crate) enum Route {
     OpenAi,
-    Azure { deployment: String },
+    Azure {
+        deployment: String,
+    },
     Anthropic,
     Gemini(Gemini),
     Bedrock(Bedrock),
+    Media(Media),
+    /// `GET …/files/img-*.png`.
+    File,
     Token,
     Models,
     NotFound,
@@ -27,6 +33,8 @@ pub(crate) fn route(method: &Method, uri: &Uri) -> (Route, usize) {
     if *method == Method::GET {
         return if path.ends_with("/models") {
             (Route::Models, 0)
+        } else if is_file(path) {
+            (Route::File, 0)
         } else {
             (Route::NotFound, 0)
         };
@@ -53,6 +61,43 @@ pub(crate) fn route(method: &Method, uri: &Uri) -> (Route, usize) {
         }
         return (Route::OpenAi, start(2));
     }
+    // Embeddings, images, audio: OpenAI's paths, or Azure's under a deployment.
+    let media_op = match (seg(2), seg(1)) {
+        (_, "embeddings") => Some((Op::Embeddings, 1)),
+        ("images", "generations") => Some((Op::Images, 2)),
+        ("audio", "transcriptions") => Some((Op::Transcriptions, 2)),
+        ("audio", "speech") => Some((Op::Speech, 2)),
+        _ => None,
+    };
+    if let Some((op, depth)) = media_op {
+        let host = if n >= depth + 3
+            && seg(depth + 3) == "openai"
+            && seg(depth + 2) == "deployments"
+            && !seg(depth + 1).is_empty()
+        {
+            let deployment = percent_decode(seg(depth + 1)).into_owned();
+            return (
+                Route::Media(Media {
+                    host: Host::Azure { deployment },
+                    op,
+                }),
+                start(depth + 3),
+            );
+        } else {
+            Host::OpenAi
+        };
+        return (Route::Media(Media { host, op }), start(depth));
+    }
+    if seg(3) == "model" && seg(1) == "invoke" && !seg(2).is_empty() {
+        let model = percent_decode(seg(2)).into_owned();
+        return (
+            Route::Media(Media {
+                host: Host::Bedrock { model },
+                op: Op::Invoke,
+            }),
+            start(3),
+        );
+    }
     if seg(2) == "v1" && seg(1) == "messages" {
         return (Route::Anthropic, start(2));
     }
@@ -64,9 +109,15 @@ pub(crate) fn route(method: &Method, uri: &Uri) -> (Route, usize) {
     if seg(2) == "models" {
         let last = percent_decode(seg(1));
         if let Some((model, method)) = last.rsplit_once(':') {
+            let media_op = match method {
+                "batchEmbedContents" => Some(Op::BatchEmbed),
+                "predict" => Some(Op::Predict),
+                _ => None,
+            };
             let stream = match method {
                 "generateContent" => false,
                 "streamGenerateContent" => true,
+                _ if media_op.is_some() => false,
                 _ => return (Route::NotFound, 0),
             };
             if model.is_empty() {
@@ -86,6 +137,15 @@ pub(crate) fn route(method: &Method, uri: &Uri) -> (Route, usize) {
                 Some(i) => (true, segs[i].0),
                 None => (false, start(2)),
             };
+            if let Some(op) = media_op {
+                let model = model.to_owned();
+                let host = if vertex {
+                    Host::Vertex { model }
+                } else {
+                    Host::Gemini { model }
+                };
+                return (Route::Media(Media { host, op }), prefix);
+            }
             let gemini = Gemini {
                 model: model.to_owned(),
                 stream,
@@ -99,6 +159,13 @@ pub(crate) fn route(method: &Method, uri: &Uri) -> (Route, usize) {
         return (Route::Token, start(1));
     }
     (Route::NotFound, 0)
+}
+
+/// `…/files/img-*.png`, the images behind `url` answers.
+fn is_file(path: &str) -> bool {
+    let mut segs = path.rsplit('/');
+    let name = segs.next().unwrap_or("");
+    segs.next() == Some("files") && name.starts_with("img-") && name.ends_with(".png")
 }
 
 /// Whether the query string has `key=value`.
@@ -174,6 +241,42 @@ mod tests {
             post("/v1beta/models/:generateContent").0,
             Route::NotFound
         ));
+    }
+
+    #[test]
+    fn media_paths() {
+        let op = |uri: &str| match post(uri) {
+            (Route::Media(m), k) => (m.op, k, m.host),
+            _ => panic!("{uri}"),
+        };
+        let (o, k, h) = op("/status=500/v1/embeddings");
+        assert!(o == Op::Embeddings && k == "/status=500/v1" && matches!(h, Host::OpenAi));
+        let (o, k, _) = op("/v1/images/generations");
+        assert!(o == Op::Images && k == "/v1");
+        let (o, _, _) = op("/v1/audio/transcriptions");
+        assert_eq!(o, Op::Transcriptions);
+        let (o, k, h) = op("/k=1/openai/deployments/tts%20hd/audio/speech?api-version=2024-10-21");
+        assert!(o == Op::Speech && k == "/k=1");
+        assert!(matches!(h, Host::Azure { ref deployment } if deployment == "tts hd"));
+        let (o, k, h) = op("/openai/deployments/e/embeddings?api-version=2024-10-21");
+        assert!(o == Op::Embeddings && k.is_empty() && matches!(h, Host::Azure { .. }));
+        let (o, k, h) = op("/k=1/v1beta/models/gemini-embedding-001:batchEmbedContents");
+        assert!(o == Op::BatchEmbed && k == "/k=1/v1beta");
+        assert!(matches!(h, Host::Gemini { ref model } if model == "gemini-embedding-001"));
+        let (o, _, h) = op(
+            "/v1/projects/p/locations/l/publishers/google/models/imagen-4.0-generate-001:predict",
+        );
+        assert_eq!(o, Op::Predict);
+        assert!(matches!(h, Host::Vertex { ref model } if model == "imagen-4.0-generate-001"));
+        let (o, k, h) = op("/a=1/model/amazon.titan-embed-text-v2%3A0/invoke");
+        assert!(o == Op::Invoke && k == "/a=1");
+        assert!(
+            matches!(h, Host::Bedrock { ref model } if model == "amazon.titan-embed-text-v2:0")
+        );
+        let uri: Uri = "/v1/files/img-3-0.png".parse().unwrap();
+        assert!(matches!(route(&Method::GET, &uri).0, Route::File));
+        let uri: Uri = "/v1/files/other.png".parse().unwrap();
+        assert!(matches!(route(&Method::GET, &uri).0, Route::NotFound));
     }
 
     #[test]

@@ -7,6 +7,13 @@
 //! find the cheapest deployment for a request, governance uses it for per-request cost,
 //! budgets and the ledger.
 //!
+//! Media models are priced in their own units where the provider bills that way:
+//! [`Price::per_image`] (DALL·E, Imagen), [`Price::per_audio_minute`] (Whisper; also kept
+//! beside the token rates of `gpt-4o-transcribe`, which bills audio tokens when it reports
+//! them), [`Price::per_mchar`] (text-to-speech, Vertex text embeddings, which bill per input
+//! character). Embedding models have an input rate and no output rate; `gpt-image-1` is
+//! token-priced. [`Usage`] counts `images`, `audio_ms` and `characters` for them.
+//!
 //! Prices are the standard tier (no batch, flex or priority discount or premium) and the
 //! shortest-context price band where a provider charges more for long prompts. Per-request
 //! fees (web search and the like) are not modelled. A configuration can always override the
@@ -85,10 +92,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
-/// Prices in USD per million tokens.
+/// Prices in USD per million tokens, and per unit for media (images, audio minutes,
+/// characters).
 ///
-/// The field names are the configuration's: `pricing: {input_per_mtok: 0.15, output_per_mtok: 0.60}`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// The field names are the configuration's: `pricing: {input_per_mtok: 0.15, output_per_mtok: 0.60}`,
+/// `pricing: {input_per_mtok: 0, output_per_mtok: 0, per_image: 0.04}`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
     /// Uncached input (prompt) tokens.
@@ -104,6 +113,16 @@ pub struct Price {
     /// Reasoning tokens, only where a provider bills them apart from output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_per_mtok: Option<f64>,
+    /// USD per generated image (DALL·E, Imagen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_image: Option<f64>,
+    /// USD per minute of audio transcribed (Whisper). Billed only when the usage carries no
+    /// token counts the token rates could bill (see [`cost_usd`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_audio_minute: Option<f64>,
+    /// USD per million characters of input (text-to-speech, Vertex text embeddings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_mchar: Option<f64>,
 }
 
 impl Price {
@@ -115,7 +134,15 @@ impl Price {
             cached_input_per_mtok: None,
             cache_write_per_mtok: None,
             reasoning_per_mtok: None,
+            per_image: None,
+            per_audio_minute: None,
+            per_mchar: None,
         }
+    }
+
+    /// Whether any per-unit (image, audio minute, character) rate is set.
+    pub fn has_unit_rates(&self) -> bool {
+        self.per_image.is_some() || self.per_audio_minute.is_some() || self.per_mchar.is_some()
     }
 
     /// Whether every rate is a finite, non-negative number (what a configuration should hold).
@@ -126,6 +153,9 @@ impl Price {
             && self.cached_input_per_mtok.is_none_or(ok)
             && self.cache_write_per_mtok.is_none_or(ok)
             && self.reasoning_per_mtok.is_none_or(ok)
+            && self.per_image.is_none_or(ok)
+            && self.per_audio_minute.is_none_or(ok)
+            && self.per_mchar.is_none_or(ok)
     }
 
     fn scaled(&self, factor: f64) -> Price {
@@ -135,6 +165,9 @@ impl Price {
             cached_input_per_mtok: self.cached_input_per_mtok.map(|v| v * factor),
             cache_write_per_mtok: self.cache_write_per_mtok.map(|v| v * factor),
             reasoning_per_mtok: self.reasoning_per_mtok.map(|v| v * factor),
+            per_image: self.per_image.map(|v| v * factor),
+            per_audio_minute: self.per_audio_minute.map(|v| v * factor),
+            per_mchar: self.per_mchar.map(|v| v * factor),
         }
     }
 }
@@ -180,6 +213,12 @@ pub struct Usage {
     pub cache_write_tokens: u64,
     /// Output tokens spent on reasoning.
     pub reasoning_tokens: u64,
+    /// Images generated.
+    pub images: u64,
+    /// Milliseconds of audio transcribed.
+    pub audio_ms: u64,
+    /// Characters of input billed per character (text-to-speech input, Vertex embeddings).
+    pub characters: u64,
 }
 
 /// The cost of a finished request in USD.
@@ -189,7 +228,14 @@ pub struct Usage {
 /// cache writes at `cache_write_per_mtok` (else `input_per_mtok`). Completion tokens are
 /// billed at `output_per_mtok`, except that when `reasoning_per_mtok` is set the reasoning
 /// tokens are billed at that rate and only the rest of the completion at `output_per_mtok`.
-/// Counts are billed as reported. Returns `0.0` instead of a non-finite or negative amount.
+/// Counts are billed as reported.
+///
+/// Media units are added: `images` × `per_image`, `characters` × `per_mchar` / 10⁶, and
+/// `audio_ms` at `per_audio_minute` — the latter only when the usage has no token count
+/// the price's token rates could bill, so a model priced both ways (`gpt-4o-transcribe`:
+/// audio tokens, or minutes) is billed by tokens when the provider reported them and by
+/// the minute otherwise. A unit without a rate costs nothing.
+/// Returns `0.0` instead of a non-finite or negative amount.
 pub fn cost_usd(price: &Price, usage: &Usage) -> f64 {
     let uncached = usage
         .prompt_tokens
@@ -212,7 +258,17 @@ pub fn cost_usd(price: &Price, usage: &Usage) -> f64 {
         + tokens(usage.cache_write_tokens) * write_rate
         + tokens(output) * price.output_per_mtok
         + tokens(reasoning) * reasoning_rate;
-    sane(per_mtok / 1_000_000.0)
+    let token_billed = (usage.prompt_tokens > 0 && price.input_per_mtok > 0.0)
+        || (usage.completion_tokens > 0 && price.output_per_mtok > 0.0);
+    let minutes = if token_billed {
+        0.0
+    } else {
+        usage.audio_ms as f64 / 60_000.0
+    };
+    let units = tokens(usage.images) * price.per_image.unwrap_or(0.0)
+        + minutes * price.per_audio_minute.unwrap_or(0.0)
+        + tokens(usage.characters) * price.per_mchar.unwrap_or(0.0) / 1_000_000.0;
+    sane(per_mtok / 1_000_000.0 + units)
 }
 
 /// Worst-case cost in USD of a request before it is sent: every prompt token at the uncached
@@ -445,7 +501,10 @@ struct RawPremium {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEntry {
+    /// Absent for models priced only per unit (images, minutes, characters).
+    #[serde(default)]
     input: f64,
+    #[serde(default)]
     output: f64,
     #[serde(default)]
     cached_input: Option<f64>,
@@ -453,6 +512,12 @@ struct RawEntry {
     cache_write: Option<f64>,
     #[serde(default)]
     reasoning: Option<f64>,
+    #[serde(default)]
+    per_image: Option<f64>,
+    #[serde(default)]
+    per_audio_minute: Option<f64>,
+    #[serde(default)]
+    per_mchar: Option<f64>,
     #[serde(default)]
     context_window: Option<u64>,
     #[serde(default)]
@@ -479,9 +544,20 @@ impl Catalog {
                     cached_input_per_mtok: entry.cached_input,
                     cache_write_per_mtok: entry.cache_write,
                     reasoning_per_mtok: entry.reasoning,
+                    per_image: entry.per_image,
+                    per_audio_minute: entry.per_audio_minute,
+                    per_mchar: entry.per_mchar,
                 };
                 if !price.is_valid() {
                     return Err(format!("prices.json: {provider}/{key}: invalid price"));
+                }
+                let priced = price.input_per_mtok > 0.0
+                    || price.output_per_mtok > 0.0
+                    || [price.per_image, price.per_audio_minute, price.per_mchar]
+                        .iter()
+                        .any(|r| r.is_some_and(|r| r > 0.0));
+                if !priced {
+                    return Err(format!("prices.json: {provider}/{key}: no rate"));
                 }
                 let index = table.entries.len();
                 for name in std::iter::once(key.clone()).chain(

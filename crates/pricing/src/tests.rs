@@ -80,8 +80,21 @@ fn every_entry_has_positive_prices_and_sane_limits() {
             let p = info.price;
             let what = format!("{table}/{key}");
             assert!(p.is_valid(), "{what}");
-            assert!(p.input_per_mtok > 0.0, "{what}: input");
-            assert!(p.output_per_mtok > 0.0, "{what}: output");
+            // Media models: embeddings have no output tokens; images, audio minutes and
+            // characters may be priced per unit only.
+            let embedding = key.contains("embed");
+            let units = p.has_unit_rates();
+            assert!(p.input_per_mtok > 0.0 || units, "{what}: input");
+            assert!(
+                p.output_per_mtok > 0.0 || embedding || units,
+                "{what}: output"
+            );
+            for rate in [p.per_image, p.per_audio_minute, p.per_mchar]
+                .into_iter()
+                .flatten()
+            {
+                assert!(rate > 0.0, "{what}: unit rate");
+            }
             if let Some(cached) = p.cached_input_per_mtok {
                 assert!(cached > 0.0 && cached <= p.input_per_mtok, "{what}: cached");
             }
@@ -584,6 +597,7 @@ fn cost_with_cache_reads_and_writes() {
         cache_write_tokens: 30_000,
         completion_tokens: 2_000,
         reasoning_tokens: 500,
+        ..Usage::default()
     };
     // uncached 10,000 × 3 = 30,000; cached 60,000 × 0.30 = 18,000;
     // writes 30,000 × 3.75 = 112,500; output (reasoning included) 2,000 × 15 = 30,000.
@@ -621,6 +635,7 @@ fn cost_without_cache_rates_bills_cache_tokens_as_input() {
         cache_write_tokens: 100_000,
         completion_tokens: 250_000,
         reasoning_tokens: 100_000,
+        ..Usage::default()
     };
     // 1,000,000 × 1 + 250,000 × 2 = $1.50
     assert_close!(cost_usd(&p, &usage), 1.5);
@@ -640,6 +655,7 @@ fn cost_saturates_inconsistent_usage() {
         cache_write_tokens: 50,
         completion_tokens: 0,
         reasoning_tokens: 0,
+        ..Usage::default()
     };
     // 80 × 0.5 + 50 × 2 = 140 µ$
     assert_close!(cost_usd(&p, &usage), 0.000_14);
@@ -654,6 +670,7 @@ fn cost_and_estimate_are_never_non_finite_or_negative() {
         cached_tokens: 1,
         cache_write_tokens: 1,
         reasoning_tokens: 1,
+        ..Usage::default()
     };
     for p in [
         Price::new(f64::INFINITY, 1.0),
@@ -759,4 +776,198 @@ fn catalog_parse_rejects_bad_data() {
     for text in bad {
         assert!(Catalog::parse(text).is_err(), "{text}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Media: embeddings, images, audio, speech
+
+#[test]
+fn media_catalog_entries() {
+    let cases: &[(&str, &str, f64, f64)] = &[
+        ("openai", "text-embedding-3-small", 0.02, 0.0),
+        ("azure", "text-embedding-3-large", 0.13, 0.0),
+        ("openai", "text-embedding-ada-002", 0.10, 0.0),
+        ("gemini", "gemini-embedding-001", 0.15, 0.0),
+        ("vertex", "gemini-embedding-001", 0.15, 0.0),
+        ("bedrock", "amazon.titan-embed-text-v2:0", 0.02, 0.0),
+        ("bedrock", "amazon.titan-embed-text-v1", 0.10, 0.0),
+        ("bedrock", "cohere.embed-english-v3", 0.10, 0.0),
+        ("bedrock", "cohere.embed-multilingual-v3", 0.10, 0.0),
+        ("openai", "gpt-image-1", 5.0, 40.0),
+        ("openai", "gpt-4o-transcribe", 6.0, 10.0),
+    ];
+    for &(provider, model, input, output) in cases {
+        let p = price(provider, model);
+        assert_close!(p.input_per_mtok, input);
+        assert_close!(p.output_per_mtok, output);
+    }
+    let unit = |provider: &str, model: &str| {
+        let p = price(provider, model);
+        (p.per_image, p.per_audio_minute, p.per_mchar)
+    };
+    assert_eq!(unit("openai", "dall-e-3"), (Some(0.04), None, None));
+    assert_eq!(unit("azure", "dall-e-2"), (Some(0.02), None, None));
+    assert_eq!(
+        unit("gemini", "imagen-3.0-generate-002"),
+        (Some(0.04), None, None)
+    );
+    assert_eq!(
+        unit("vertex", "imagen-4.0-generate-001"),
+        (Some(0.04), None, None)
+    );
+    assert_eq!(
+        unit("vertex", "imagen-4.0-fast-generate-001"),
+        (Some(0.02), None, None)
+    );
+    assert_eq!(unit("openai", "whisper-1"), (None, Some(0.006), None));
+    assert_eq!(
+        unit("openai", "gpt-4o-transcribe"),
+        (None, Some(0.006), None)
+    );
+    assert_eq!(
+        unit("openai", "gpt-4o-mini-transcribe"),
+        (None, Some(0.003), None)
+    );
+    assert_eq!(
+        unit("groq", "whisper-large-v3"),
+        (None, Some(0.00185), None)
+    );
+    assert_eq!(
+        unit("groq", "whisper-large-v3-turbo"),
+        (None, Some(0.000667), None)
+    );
+    assert_eq!(unit("openai", "tts-1"), (None, None, Some(15.0)));
+    assert_eq!(unit("openai", "tts-1-hd"), (None, None, Some(30.0)));
+    assert_eq!(unit("openai", "gpt-4o-mini-tts"), (None, None, Some(12.0)));
+    assert_eq!(
+        unit("vertex", "text-embedding-005"),
+        (None, None, Some(0.025))
+    );
+    assert_eq!(
+        unit("vertex", "text-embedding-004"),
+        (None, None, Some(0.025))
+    );
+    assert!(resolve("vertex", "text-embedding-005")
+        .unwrap()
+        .note
+        .is_some());
+}
+
+#[test]
+fn cost_per_image() {
+    let usage = Usage {
+        images: 3,
+        ..Usage::default()
+    };
+    assert_close!(cost_usd(&price("openai", "dall-e-3"), &usage), 0.12);
+    assert_close!(
+        cost_usd(&price("vertex", "imagen-4.0-fast-generate-001"), &usage),
+        0.06
+    );
+    // gpt-image-1 is billed by the tokens its response reports.
+    let tokens = Usage {
+        prompt_tokens: 50,
+        completion_tokens: 4_160,
+        images: 1,
+        ..Usage::default()
+    };
+    // 50 × 5 + 4,160 × 40 = 166,650 µ$
+    assert_close!(cost_usd(&price("openai", "gpt-image-1"), &tokens), 0.166_65);
+}
+
+#[test]
+fn cost_per_audio_minute() {
+    let usage = Usage {
+        audio_ms: 90_000,
+        ..Usage::default()
+    };
+    assert_close!(cost_usd(&price("openai", "whisper-1"), &usage), 0.009);
+    // $0.111 per hour: 1.5 minutes × 0.00185.
+    assert_close!(
+        cost_usd(&price("groq", "whisper-large-v3"), &usage),
+        0.002_775
+    );
+    // Priced both ways: by the minute without token usage...
+    let p = price("openai", "gpt-4o-transcribe");
+    assert_close!(cost_usd(&p, &usage), 0.009);
+    // ...and by tokens (only) when the response reported them.
+    let tokens = Usage {
+        prompt_tokens: 1_000,
+        completion_tokens: 200,
+        audio_ms: 90_000,
+        ..Usage::default()
+    };
+    // 1,000 × 6 + 200 × 10 = 8,000 µ$
+    assert_close!(cost_usd(&p, &tokens), 0.008);
+    // A minute-only price bills the minutes whatever the token counts say.
+    assert_close!(cost_usd(&price("openai", "whisper-1"), &tokens), 0.009);
+}
+
+#[test]
+fn cost_per_character() {
+    let usage = Usage {
+        characters: 2_000,
+        ..Usage::default()
+    };
+    // 2,000 × $15 / 1M
+    assert_close!(cost_usd(&price("openai", "tts-1"), &usage), 0.03);
+    assert_close!(cost_usd(&price("openai", "tts-1-hd"), &usage), 0.06);
+    assert_close!(cost_usd(&price("openai", "gpt-4o-mini-tts"), &usage), 0.024);
+    assert_close!(
+        cost_usd(&price("vertex", "text-embedding-005"), &usage),
+        0.000_05
+    );
+}
+
+#[test]
+fn cost_per_embedding_token() {
+    let usage = Usage {
+        prompt_tokens: 1_000_000,
+        ..Usage::default()
+    };
+    assert_close!(
+        cost_usd(&price("openai", "text-embedding-3-small"), &usage),
+        0.02
+    );
+    assert_close!(
+        cost_usd(&price("bedrock", "amazon.titan-embed-text-v2:0"), &usage),
+        0.02
+    );
+}
+
+#[test]
+fn unit_rates_from_configuration() {
+    let p: Price = serde_json::from_str(
+        r#"{"input_per_mtok": 0, "output_per_mtok": 0, "per_image": 0.05, "per_audio_minute": 0.01, "per_mchar": 20}"#,
+    )
+    .unwrap();
+    assert!(p.is_valid() && p.has_unit_rates());
+    let usage = Usage {
+        images: 2,
+        audio_ms: 60_000,
+        characters: 500_000,
+        ..Usage::default()
+    };
+    // 2 × 0.05 + 1 × 0.01 + 0.5 × 20
+    assert_close!(cost_usd(&p, &usage), 10.11);
+    assert!(!Price {
+        per_image: Some(-1.0),
+        ..Price::default()
+    }
+    .is_valid());
+    assert!(serde_json::from_str::<Price>(
+        r#"{"input_per_mtok": 0, "output_per_mtok": 0, "per_video": 1}"#
+    )
+    .is_err());
+    // Unset unit rates are not serialised.
+    assert_eq!(
+        serde_json::to_string(&Price::new(1.0, 2.0)).unwrap(),
+        r#"{"input_per_mtok":1.0,"output_per_mtok":2.0}"#
+    );
+    let bad =
+        r#"{"as_of": "2026-01-01", "sources": {}, "providers": {"x": {"m": {"aliases": []}}}}"#;
+    assert!(Catalog::parse(bad).is_err());
+    let ok =
+        r#"{"as_of": "2026-01-01", "sources": {}, "providers": {"x": {"m": {"per_image": 0.1}}}}"#;
+    assert!(Catalog::parse(ok).is_ok());
 }

@@ -216,9 +216,15 @@ mod tests {
             expires_at_ms: 10_000,
         };
         store.put_response(&r).await.unwrap();
-        assert_eq!(store.get_response("resp_test1", 5_000).await.unwrap(), Some(r.clone()));
+        assert_eq!(
+            store.get_response("resp_test1", 5_000).await.unwrap(),
+            Some(r.clone())
+        );
         // Expired rows are never returned, and are purged.
-        assert_eq!(store.get_response("resp_test1", 10_000).await.unwrap(), None);
+        assert_eq!(
+            store.get_response("resp_test1", 10_000).await.unwrap(),
+            None
+        );
         assert_eq!(store.get_response("resp_nope", 0).await.unwrap(), None);
         // A replacement wins.
         let newer = StoredResponse {
@@ -226,7 +232,10 @@ mod tests {
             ..r.clone()
         };
         store.put_response(&newer).await.unwrap();
-        assert_eq!(store.get_response("resp_test1", 15_000).await.unwrap(), Some(newer));
+        assert_eq!(
+            store.get_response("resp_test1", 15_000).await.unwrap(),
+            Some(newer)
+        );
         assert_eq!(store.purge_expired_responses(15_000).await.unwrap(), 0);
         assert_eq!(store.purge_expired_responses(20_000).await.unwrap(), 1);
         store.put_response(&r).await.unwrap();

@@ -39,8 +39,7 @@ impl From<Row> for StoredResponse {
     }
 }
 
-const COLUMNS: &str =
-    "id, key_id, model, conversation, response, created_at_ms, expires_at_ms";
+const COLUMNS: &str = "id, key_id, model, conversation, response, created_at_ms, expires_at_ms";
 
 impl Store {
     /// Stores (or replaces) a response.
@@ -79,9 +78,8 @@ impl Store {
         id: &str,
         now_ms: i64,
     ) -> Result<Option<StoredResponse>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM response_state WHERE id = $1 AND expires_at_ms > $2"
-        );
+        let sql =
+            format!("SELECT {COLUMNS} FROM response_state WHERE id = $1 AND expires_at_ms > $2");
         let row: Option<Row> = match self {
             Store::Sqlite(p) => {
                 sqlx::query_as(&sql)
@@ -115,7 +113,11 @@ impl Store {
     pub async fn purge_expired_responses(&self, now_ms: i64) -> Result<u64, StoreError> {
         let sql = "DELETE FROM response_state WHERE expires_at_ms <= $1";
         let n = match self {
-            Store::Sqlite(p) => sqlx::query(sql).bind(now_ms).execute(p).await?.rows_affected(),
+            Store::Sqlite(p) => sqlx::query(sql)
+                .bind(now_ms)
+                .execute(p)
+                .await?
+                .rows_affected(),
             Store::Postgres(p, _) => sqlx::query(sql)
                 .bind(now_ms)
                 .execute(p)

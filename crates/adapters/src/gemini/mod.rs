@@ -100,6 +100,12 @@ impl GeminiAdapter {
         } else {
             "generateContent"
         };
+        self.method_url(base_url, model, method)
+    }
+
+    /// The URL of `model`'s `method` (`generateContent`, `batchEmbedContents`, `predict`, …).
+    /// An empty `base_url` means the host's public default; any other replaces the host.
+    pub fn method_url(&self, base_url: &str, model: &str, method: &str) -> String {
         match &self.host {
             Host::Studio => {
                 let base = if base_url.is_empty() {

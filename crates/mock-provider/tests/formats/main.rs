@@ -7,4 +7,5 @@ mod bedrock;
 mod common;
 mod gemini;
 mod knobs;
+mod media;
 mod openai;
