@@ -167,6 +167,10 @@ providers:
   limited: {{kind: openai_compatible, base_url: "http://{m}/status=429/v1", api_key: sk-up}}
 models:
   - {{name: always-429, deployments: [{{provider: limited, model: gpt-sim}}]}}
+  - {{name: priced-images, deployments: [{{provider: openai, model: dall-e-3, pricing: {{per_image: 0.5}}}}]}}
+  - {{name: priced-embed, deployments: [{{provider: openai, model: text-embedding-3-small, pricing: {{input_per_mtok: 1000.0}}}}]}}
+  - {{name: embed-pool, deployments: [{{provider: limited, model: text-embedding-3-small}}], fallbacks: [{{model: embed-gemini, on: [rate_limit]}}]}}
+  - {{name: embed-gemini, deployments: [{{provider: gemini, model: gemini-embedding-001}}]}}
   - {{name: via-openai, deployments: [{{provider: openai, model: gpt-sim}}]}}
   - {{name: via-anthropic, deployments: [{{provider: anthropic, model: claude-sim}}]}}
   - {{name: via-gemini, deployments: [{{provider: gemini, model: gemini-sim}}]}}

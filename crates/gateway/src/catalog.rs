@@ -32,6 +32,8 @@ pub struct Provider {
     pub fast: Option<FastPath>,
     pub auth: Auth,
     pub display: &'static str,
+    /// How embeddings, images and audio reach this provider.
+    pub media: crate::providers::MediaAccess,
 }
 
 impl std::fmt::Debug for Provider {
@@ -432,6 +434,7 @@ fn build_provider(
         fast: access.fast,
         auth: access.auth,
         display: access.display,
+        media: crate::providers::MediaAccess::of(p),
     })
 }
 

@@ -30,7 +30,8 @@ struct Part<'a> {
     text: Option<String>,
 }
 
-fn count(text: &str) -> u64 {
+/// Tokens of a text (`o200k_base`; about four bytes a token without the tokenizer).
+pub fn count(text: &str) -> u64 {
     match BPE.as_ref() {
         Some(bpe) => bpe.encode_ordinary(text).len() as u64,
         // Without the tokenizer, about four bytes a token.

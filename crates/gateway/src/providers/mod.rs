@@ -12,10 +12,11 @@ use std::sync::Arc;
 use switchyard_adapters::anthropic::AnthropicAdapter;
 use switchyard_adapters::bedrock::BedrockAdapter;
 use switchyard_adapters::gemini::GeminiAdapter;
+use switchyard_adapters::media::MediaWire;
 use switchyard_adapters::openai::azure::{self, AzureAdapter, AzureAuth};
 use switchyard_adapters::openai::presets::{self, Quirks};
 use switchyard_adapters::openai::{self, OpenAiAdapter};
-use switchyard_adapters::{ChatAdapter, Target, UpstreamError, UpstreamRequest};
+use switchyard_adapters::{AdapterError, ChatAdapter, Target, UpstreamError, UpstreamRequest};
 use switchyard_config::{ProviderConfig, ProviderKind};
 
 pub use google::GoogleAuth;
@@ -267,6 +268,104 @@ pub fn native_request(
     provider
         .adapter
         .native_request(path, body, &target, forward)
+}
+
+/// How embeddings, images and audio reach a provider (`adapters::media::MediaWire`,
+/// owned).
+#[derive(Debug, Clone)]
+pub enum MediaAccess {
+    OpenAi,
+    Azure { api_version: String, bearer: bool },
+    Gemini,
+    Vertex { project: String, location: String },
+    Bedrock,
+}
+
+impl MediaAccess {
+    pub fn of(p: &ProviderConfig) -> MediaAccess {
+        match p.kind {
+            ProviderKind::Anthropic => MediaAccess::OpenAi,
+            ProviderKind::Gemini => MediaAccess::Gemini,
+            ProviderKind::Vertex => MediaAccess::Vertex {
+                project: p.project.clone().unwrap_or_default(),
+                location: p.location.clone().unwrap_or_default(),
+            },
+            ProviderKind::Azure => MediaAccess::Azure {
+                api_version: p
+                    .api_version
+                    .clone()
+                    .unwrap_or_else(|| azure::DEFAULT_API_VERSION.to_string()),
+                bearer: p.azure_ad_token.is_some(),
+            },
+            ProviderKind::Bedrock => MediaAccess::Bedrock,
+            _ => MediaAccess::OpenAi,
+        }
+    }
+
+    pub fn wire(&self) -> MediaWire<'_> {
+        match self {
+            MediaAccess::OpenAi => MediaWire::OpenAi,
+            MediaAccess::Azure {
+                api_version,
+                bearer,
+            } => MediaWire::Azure {
+                api_version,
+                bearer: *bearer,
+            },
+            MediaAccess::Gemini => MediaWire::Gemini,
+            MediaAccess::Vertex { project, location } => MediaWire::Vertex { project, location },
+            MediaAccess::Bedrock => MediaWire::Bedrock,
+        }
+    }
+}
+
+/// Builds a media operation's upstream requests (`build`, given the wire and the
+/// target) and authenticates each, as [`canonical_request`] does for chat. Anthropic
+/// has no embeddings, images or audio: such a request is refused by name.
+pub async fn media_requests(
+    provider: &Provider,
+    upstream_model: &str,
+    key: Option<&str>,
+    timeout: std::time::Duration,
+    build: impl FnOnce(MediaWire<'_>, &Target<'_>) -> Result<Vec<UpstreamRequest>, AdapterError>,
+) -> Result<Result<Vec<UpstreamRequest>, AdapterError>, UpstreamError> {
+    if provider.kind == ProviderKind::Anthropic {
+        return Ok(Err(AdapterError::Unsupported {
+            param: "model".into(),
+            message: format!(
+                "{} has no embeddings, images or audio API; use a model served by another provider",
+                provider.display
+            ),
+        }));
+    }
+    let token;
+    let key = match &provider.auth {
+        Auth::Keys => key,
+        Auth::Bearer(t) => Some(t.as_str()),
+        Auth::Google(g) => {
+            token = tokio::time::timeout(timeout, g.token())
+                .await
+                .map_err(|_| crate::upstream::timed_out(timeout))??;
+            Some(token.as_str())
+        }
+        Auth::SigV4(_) => None,
+    };
+    let target = Target {
+        base_url: &provider.base_url,
+        api_key: key,
+        organization: provider.organization.as_deref(),
+        upstream_model,
+    };
+    let mut ups = match build(provider.media.wire(), &target) {
+        Ok(ups) => ups,
+        Err(e) => return Ok(Err(e)),
+    };
+    if let Auth::SigV4(s) = &provider.auth {
+        for up in &mut ups {
+            s.sign(up)?;
+        }
+    }
+    Ok(Ok(ups))
 }
 
 /// Builds a translated upstream request and authenticates it (a minted token, or a

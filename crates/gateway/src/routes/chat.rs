@@ -31,7 +31,7 @@ use crate::catalog::{Deployment, KeyPick, Resolved};
 use crate::error::{ApiError, ErrorShape};
 use crate::governance::admission::{self, Size};
 use crate::ingress::{ClientEncoder, Ingress, PendingSave, ResponsesStream};
-use crate::observe::{Outcome, RequestLog};
+use crate::observe::{MediaUnits, Outcome, RequestLog};
 use crate::policy::Principal;
 use crate::providers;
 use crate::relay::Relay;
@@ -47,6 +47,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -153,7 +154,7 @@ async fn serve(
             Err(e) => return rejected(&st, &rid, &peek.model, e, started, shape),
         },
     }
-    let request_list = match request_fallbacks(&peek, &headers) {
+    let request_list = match request_fallbacks(peek.raw("models"), &peek.model, &headers) {
         Ok(l) => l,
         Err(e) => return rejected(&st, &rid, &peek.model, e, started, shape),
     };
@@ -181,8 +182,6 @@ async fn serve(
             }
         }
     }
-    // The model after conditional routing: a different one serving later is a fallback.
-    let routed = serving.clone();
     let ask = Ask {
         stream: peek.stream,
         prompt_tokens: traits.prompt_tokens,
@@ -192,9 +191,11 @@ async fn serve(
     let call = Call {
         st: &st,
         rid: &rid,
-        ingress,
+        op: Op::Chat {
+            ingress,
+            peek: &peek,
+        },
         bytes: &bytes,
-        peek: &peek,
         canonical,
         turn: stored,
         forward: forwarded_headers(&headers),
@@ -222,23 +223,73 @@ async fn serve(
         .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
         .filter(serde_json::Value::is_object);
     log.trace = Some(call.trace);
+    let size_of = |key: &crate::governance::keys::KeyEntry| {
+        Size::measure(
+            key,
+            peek.raw(ingress.messages_field()).unwrap_or("[]"),
+            ingress.system_field().and_then(|f| peek.raw(f)),
+            peek.raw("tools"),
+            explicit_max_output(&peek, ingress),
+            traits.prompt_tokens,
+        )
+    };
+    let routing = Routing {
+        principal: &principal,
+        catalog,
+        resolved,
+        serving,
+        request_list,
+        ask,
+    };
+    run(&call, log, routing, size_of).await
+}
+
+/// What a route's front decided: who asks, for which model (after conditional
+/// routing), with which fallbacks, and the request's size for the pool's pick.
+pub(crate) struct Routing<'p> {
+    pub principal: &'p Principal,
+    pub catalog: Arc<crate::catalog::Catalog>,
+    pub resolved: Resolved,
+    pub serving: String,
+    pub request_list: Vec<String>,
+    pub ask: Ask,
+}
+
+/// The part every route shares once its front decoded the request: governance
+/// admission, the attempt loop with its fallbacks, and the answer.
+pub(crate) async fn run(
+    call: &Call<'_>,
+    mut log: RequestLog,
+    routing: Routing<'_>,
+    size_of: impl FnOnce(&crate::governance::keys::KeyEntry) -> Size,
+) -> Response {
+    let Routing {
+        principal,
+        catalog,
+        mut resolved,
+        mut serving,
+        request_list,
+        ask,
+    } = routing;
+    // The model after conditional routing: a different one serving later is a fallback.
+    let routed = serving.clone();
     // Governance: a virtual key's limits and budget admit the request (or refuse it)
     // before anything is sent; the reservation is settled when the record is emitted.
     if let Some(key) = principal.key() {
         log.key_id = Some(key.id.clone());
         if key.has_limits() {
-            let size = Size::measure(
-                key,
-                peek.raw(ingress.messages_field()).unwrap_or("[]"),
-                ingress.system_field().and_then(|f| peek.raw(f)),
-                peek.raw("tools"),
-                explicit_max_output(&peek, ingress),
-                traits.prompt_tokens,
-            );
-            let admitted = match &st.limits {
+            let size = size_of(key);
+            let admitted = match &call.st.limits {
                 Some(redis) => {
-                    admission::admit_shared(redis, key, &resolved, &size, rid.as_str(), now_ms())
-                        .await
+                    admission::admit_shared(
+                        redis,
+                        key,
+                        &resolved,
+                        &size,
+                        call.rid.as_str(),
+                        now_ms(),
+                    )
+                    .await
                 }
                 None => admission::admit(key, &resolved, &size, now_ms()),
             };
@@ -252,23 +303,23 @@ async fn serve(
                     } else {
                         "rate_limited"
                     });
-                    return e.respond(shape);
+                    return e.respond(call.shape());
                 }
             }
         }
     }
     let allowed_limits = log.admitted.as_ref().map(|a| a.allowed);
     // Bodies for the ledger, when this request's model, key or the config asks.
-    let keep_bodies = st.bodies.all
+    let keep_bodies = call.st.bodies.all
         || matches!(&resolved, Resolved::Public(m) if m.log_bodies)
         || principal.key().is_some_and(|k| k.log_bodies);
     if keep_bodies {
-        log.request_body = Some(st.bodies.render(&bytes));
+        log.request_body = Some(call.st.bodies.render(call.bytes));
     }
     let mut visited = vec![serving.clone()];
     let counter = AtomicU32::new(0);
     let mut response = loop {
-        let result = run_pool(&call, &resolved, &ask, &counter).await;
+        let result = run_pool(call, &resolved, &ask, &counter).await;
         let attempts = counter.load(Ordering::Relaxed);
         if let Ok(mut a) = call.attempt_log.lock() {
             log.attempt_log.append(&mut a);
@@ -277,13 +328,13 @@ async fn serve(
             Ok(served) => {
                 let fallback = (serving != routed).then_some(serving.as_str());
                 log.served_model = fallback.map(str::to_string);
-                break commit(&call, served, log, attempts, fallback, keep_bodies);
+                break commit(call, served, log, attempts, fallback, keep_bodies);
             }
             Err(Failure::Rejected(e)) => {
                 log.attempts = attempts;
                 log.status = e.status.as_u16();
                 log.outcome = Outcome::Rejected;
-                break e.respond(shape);
+                break e.respond(call.shape());
             }
             Err(failure) => {
                 let (class, label) = match &failure {
@@ -291,7 +342,7 @@ async fn serve(
                     // Nothing available in the pool is the pool's (server-side) failure.
                     _ => (ErrorClass::Server, String::new()),
                 };
-                let allowed = |name: &str| st.policy.authorize_model(&principal, name).is_ok();
+                let allowed = |name: &str| call.st.policy.authorize_model(principal, name).is_ok();
                 let next = plan::next_model(
                     &catalog,
                     &resolved,
@@ -302,7 +353,7 @@ async fn serve(
                 );
                 if let Some((name, r)) = next {
                     tracing::debug!(
-                        request_id = rid.as_str(),
+                        request_id = call.rid.as_str(),
                         from = %serving,
                         to = %name,
                         class = class.as_str(),
@@ -320,7 +371,7 @@ async fn serve(
                         log.deployment.clone_from(&d.label);
                         log.provider_kind = d.provider.kind.as_str();
                         log.price = d.pricing;
-                        upstream_failed(&mut log, &e, &d, attempts, shape)
+                        upstream_failed(&mut log, &e, &d, attempts, call.shape())
                     }
                     Failure::Unavailable(message, retry_after) => {
                         let mut e = ApiError::unavailable(message);
@@ -328,9 +379,9 @@ async fn serve(
                         log.status = e.status.as_u16();
                         log.outcome = Outcome::UpstreamError;
                         log.error_class = Some("unavailable");
-                        e.respond(shape)
+                        e.respond(call.shape())
                     }
-                    Failure::Rejected(e) => e.respond(shape),
+                    Failure::Rejected(e) => e.respond(call.shape()),
                 };
             }
         }
@@ -341,13 +392,21 @@ async fn serve(
     response
 }
 
+/// What a request asks for: a chat in one of the chat APIs, or a media operation.
+pub(crate) enum Op<'a> {
+    Chat {
+        ingress: Ingress,
+        peek: &'a ChatPeek<'a>,
+    },
+    Media(&'a super::media::MediaCall),
+}
+
 /// One request's inputs, shared by its attempts.
-struct Call<'a> {
-    st: &'a AppState,
-    rid: &'a RequestId,
-    ingress: Ingress,
-    bytes: &'a Bytes,
-    peek: &'a ChatPeek<'a>,
+pub(crate) struct Call<'a> {
+    pub(crate) st: &'a AppState,
+    pub(crate) rid: &'a RequestId,
+    pub(crate) op: Op<'a>,
+    pub(crate) bytes: &'a Bytes,
     /// The request in the canonical model: decoded up front for other formats than
     /// OpenAI's, else once, on the first attempt that needs translation.
     canonical: OnceLock<Result<ChatRequest, ApiError>>,
@@ -356,7 +415,7 @@ struct Call<'a> {
     /// The client's headers of a provider's own API, for a native upstream
     /// (`anthropic-beta`).
     forward: HeaderMap,
-    started: Instant,
+    pub(crate) started: Instant,
     /// Every attempt, for the request's record (a mutex: hedged attempts run side by
     /// side in one task).
     attempt_log: std::sync::Mutex<Vec<crate::observe::AttemptRecord>>,
@@ -365,7 +424,35 @@ struct Call<'a> {
     forward_trace: bool,
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
+    /// A request's inputs, for a route without chat-specific state.
+    pub(crate) fn new(
+        st: &'a AppState,
+        rid: &'a RequestId,
+        op: Op<'a>,
+        bytes: &'a Bytes,
+        headers: &HeaderMap,
+        started: Instant,
+    ) -> Self {
+        Call {
+            st,
+            rid,
+            op,
+            bytes,
+            canonical: OnceLock::new(),
+            turn: None,
+            forward: HeaderMap::new(),
+            started,
+            attempt_log: std::sync::Mutex::new(Vec::new()),
+            trace: st.trace_context(headers),
+            forward_trace: headers.contains_key("traceparent"),
+        }
+    }
+
+    pub(crate) fn trace(&self) -> crate::observe::TraceContext {
+        self.trace
+    }
+
     fn record_attempt(
         &self,
         d: &Deployment,
@@ -395,6 +482,14 @@ impl Call<'_> {
 }
 
 impl Call<'_> {
+    /// The error shape of the client's API.
+    pub(crate) fn shape(&self) -> ErrorShape {
+        match &self.op {
+            Op::Chat { ingress, .. } => ingress.error_shape(),
+            Op::Media(_) => ErrorShape::OpenAi,
+        }
+    }
+
     fn canonical(&self) -> Result<&ChatRequest, ApiError> {
         self.canonical
             .get_or_init(|| {
@@ -407,21 +502,35 @@ impl Call<'_> {
 }
 
 /// What an attempt produced, not yet committed to the client.
-enum Served {
+pub(crate) enum Served {
     Json {
         status: StatusCode,
         content_type: Option<HeaderValue>,
         body: Bytes,
         usage: Option<Usage>,
+        /// Media units billed besides tokens.
+        units: MediaUnits,
         upstream_elapsed: Duration,
         deployment: Arc<Deployment>,
     },
+    /// Audio bytes streamed through as they arrive (speech); billed by the
+    /// characters asked for, known before the first byte.
+    Audio(Box<AudioServed>),
     /// Primed: its first token arrived (or it ended cleanly).
     Relay(Box<Relay>, Arc<Deployment>),
     Translated(Box<TranslateRelay>, Arc<Deployment>),
 }
 
-enum Failure {
+/// Speech being streamed through (see [`Served::Audio`]).
+pub(crate) struct AudioServed {
+    pub body: hyper::body::Incoming,
+    pub content_type: HeaderValue,
+    pub units: MediaUnits,
+    pub inflight: InflightGuard,
+    pub deployment: Arc<Deployment>,
+}
+
+pub(crate) enum Failure {
     /// The gateway refuses the request itself (it cannot be expressed for the provider).
     Rejected(ApiError),
     Upstream(UpstreamError, Arc<Deployment>),
@@ -687,18 +796,21 @@ async fn attempt(
     span_id: [u8; 8],
 ) -> Result<Served, Failure> {
     let provider = &d.provider;
-    let peek = call.peek;
+    let (ingress, peek) = match &call.op {
+        Op::Chat { ingress, peek } => (*ingress, *peek),
+        Op::Media(m) => return super::media::attempt(call, m, d, key, span_id).await,
+    };
     let stream = peek.stream;
     let fast = provider
         .fast
         .as_ref()
-        .filter(|_| call.ingress == Ingress::OpenAiChat)
+        .filter(|_| ingress == Ingress::OpenAiChat)
         // Hosts that reject `stream_options` stream through the canonical encoder,
         // which puts their unasked usage where an OpenAI client looks for it.
         .filter(|f| !stream || f.quirks.stream_options);
     // The client speaks the provider's own API: forwarded untranslated.
-    let native = call.ingress == Ingress::AnthropicMessages
-        && provider.wire == WireFormat::AnthropicMessages;
+    let native =
+        ingress == Ingress::AnthropicMessages && provider.wire == WireFormat::AnthropicMessages;
     let upstream_req = match fast {
         _ if native => {
             let body = Bytes::from(peek.upstream_body_with(&d.model, &NATIVE_BODY));
@@ -788,10 +900,10 @@ async fn attempt(
             return Ok(Served::Relay(Box::new(relay), d.clone()));
         }
         let encoder = if native {
-            ClientEncoder::Passthrough(call.ingress.error_shape())
+            ClientEncoder::Passthrough(ingress.error_shape())
         } else {
             let request = call.canonical().map_err(Failure::Rejected)?;
-            match call.ingress {
+            match ingress {
                 Ingress::OpenAiChat => ClientEncoder::OpenAi(openai::OpenAiStreamEncoder::new(
                     &d.model,
                     request.include_usage,
@@ -813,7 +925,7 @@ async fn attempt(
             }
         };
         let identity = StreamIdentity {
-            id: format!("{}{}", call.ingress.id_prefix(), call.rid.as_str()),
+            id: format!("{}{}", ingress.id_prefix(), call.rid.as_str()),
             model: d.model.clone(),
             created: unix_now(),
         };
@@ -844,6 +956,7 @@ async fn attempt(
             content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
             body,
             usage,
+            units: MediaUnits::default(),
             upstream_elapsed,
             deployment: d.clone(),
         });
@@ -855,6 +968,7 @@ async fn attempt(
             content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
             body,
             usage,
+            units: MediaUnits::default(),
             upstream_elapsed,
             deployment: d.clone(),
         });
@@ -867,7 +981,7 @@ async fn attempt(
         ))
     })?;
     if parsed.id.is_empty() {
-        parsed.id = format!("{}{}", call.ingress.id_prefix(), call.rid.as_str());
+        parsed.id = format!("{}{}", ingress.id_prefix(), call.rid.as_str());
     }
     if parsed.created == 0 {
         parsed.created = unix_now();
@@ -876,7 +990,7 @@ async fn attempt(
         parsed.model.clone_from(&d.model);
     }
     // Named as the provider named the model that answered, as on the fast path.
-    let out = match call.ingress {
+    let out = match ingress {
         Ingress::OpenAiChat => openai::encode_response(&parsed, &parsed.model),
         Ingress::AnthropicMessages => anthropic::encode_messages_response(&parsed, &parsed.model),
         Ingress::Responses => match &call.turn {
@@ -889,6 +1003,7 @@ async fn attempt(
         content_type: None,
         body: Bytes::from(out),
         usage: Some(parsed.usage),
+        units: MediaUnits::default(),
         upstream_elapsed,
         deployment: d.clone(),
     })
@@ -910,9 +1025,11 @@ fn commit(
             content_type,
             body,
             usage,
+            units,
             upstream_elapsed,
             deployment,
         } => {
+            log.units = units;
             log.deployment.clone_from(&deployment.label);
             log.provider_kind = deployment.provider.kind.as_str();
             log.price = deployment.pricing;
@@ -942,6 +1059,33 @@ fn commit(
                 h.insert("x-switchyard-overhead-ms", v);
             }
             log.finish();
+            (response, deployment)
+        }
+        Served::Audio(audio) => {
+            let AudioServed {
+                body,
+                content_type,
+                units,
+                inflight,
+                deployment,
+            } = *audio;
+            log.units = units;
+            log.deployment.clone_from(&deployment.label);
+            log.provider_kind = deployment.provider.kind.as_str();
+            log.price = deployment.pricing;
+            log.status = 200;
+            log.ttft = Some(call.started.elapsed());
+            // Billed by what was asked for, so the record is complete now; the guard
+            // keeps the deployment's in-flight count until the last byte.
+            log.finish();
+            let stream = http_body_util::BodyDataStream::new(body).map(move |chunk| {
+                let _ = &inflight;
+                chunk
+            });
+            let mut response = Response::new(Body::from_stream(stream));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, content_type);
             (response, deployment)
         }
         Served::Relay(mut relay, deployment) => {
@@ -988,9 +1132,13 @@ fn sse(body: Body) -> Response {
 
 /// The request's own fallback order: `"models": [...]` in the body (OpenRouter style)
 /// and/or `x-switchyard-fallbacks: a, b` (the header's models come after the body's).
-fn request_fallbacks(peek: &ChatPeek<'_>, headers: &HeaderMap) -> Result<Vec<String>, ApiError> {
+pub(crate) fn request_fallbacks(
+    models_raw: Option<&str>,
+    model: &str,
+    headers: &HeaderMap,
+) -> Result<Vec<String>, ApiError> {
     let mut list = Vec::new();
-    if let Some(raw) = peek.raw("models") {
+    if let Some(raw) = models_raw {
         match serde_json::from_str::<Option<Vec<String>>>(raw) {
             Ok(models) => list.extend(models.unwrap_or_default()),
             Err(_) => {
@@ -1015,7 +1163,7 @@ fn request_fallbacks(peek: &ChatPeek<'_>, headers: &HeaderMap) -> Result<Vec<Str
                 .map(str::to_string),
         );
     }
-    list.retain(|m| m != peek.model.as_ref());
+    list.retain(|m| m != model);
     Ok(list)
 }
 
@@ -1090,7 +1238,10 @@ fn traits(
 
 /// The client's address: the first `X-Forwarded-For` hop when a proxy set one, else
 /// the connection's peer.
-fn client_ip(headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> Option<std::net::IpAddr> {
+pub(crate) fn client_ip(
+    headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
+) -> Option<std::net::IpAddr> {
     headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
@@ -1107,7 +1258,7 @@ fn explicit_max_output(peek: &ChatPeek<'_>, ingress: Ingress) -> Option<u64> {
         .find_map(|k| peek.raw(k).and_then(|v| v.parse::<u64>().ok()))
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -1140,7 +1291,7 @@ fn upstream_failed(
 }
 
 /// A request the gateway answered itself, logged like any other.
-fn rejected(
+pub(crate) fn rejected(
     st: &AppState,
     rid: &RequestId,
     model: &str,

@@ -13,6 +13,7 @@ mod count_tokens;
 mod health;
 pub mod keys;
 pub mod ledger;
+mod media;
 mod models;
 mod stored_responses;
 pub mod time;
@@ -34,6 +35,11 @@ pub fn router(state: AppState) -> Router {
         .route("/chat/completions", post(chat::chat_completions))
         .route("/v1/messages", post(chat::messages))
         .route("/v1/responses", post(chat::responses))
+        .route("/v1/embeddings", post(media::embeddings))
+        .route("/embeddings", post(media::embeddings))
+        .route("/v1/images/generations", post(media::images))
+        .route("/v1/audio/transcriptions", post(media::transcriptions))
+        .route("/v1/audio/speech", post(media::speech))
         .route(
             "/v1/responses/{id}",
             get(stored_responses::get).delete(stored_responses::delete),
