@@ -181,3 +181,21 @@ def test_count_tokens(aclient):
         model="via-openai", messages=[{"role": "user", "content": "Hello, world " * 50}]
     )
     assert longer.input_tokens > local.input_tokens
+
+
+def test_count_tokens_forwarded_to_anthropic(aclient, mock):
+    # An Anthropic deployment counts with its own tokenizer: the question goes upstream.
+    raw = aclient.messages.with_raw_response.count_tokens(
+        model="via-anthropic",
+        messages=[{"role": "user", "content": "Hello, world"}],
+        extra_headers={"anthropic-beta": "token-counting-2024-11-01"},
+    )
+    assert raw.headers["x-switchyard-deployment"] == "anthropic/claude-sim"
+    assert raw.parse().input_tokens > 0
+    with urllib.request.urlopen(f"http://{mock.addr}/_mock/requests", timeout=10) as r:
+        seen = json.loads(r.read())
+    sent = [s for s in seen if s["path"].endswith("/v1/messages/count_tokens")][-1]
+    assert sent["body"]["model"] == "claude-sim"
+    headers = {k.lower(): v for k, v in sent["headers"].items()}
+    assert headers["x-api-key"] == "sk-ant-up"
+    assert headers["anthropic-beta"] == "token-counting-2024-11-01"

@@ -80,6 +80,7 @@ mod azure;
 mod bedrock;
 mod behavior;
 mod content;
+mod count_tokens;
 mod gemini;
 mod handler;
 mod http;
@@ -165,6 +166,7 @@ async fn dispatch(
             handler::handle(state, req, azure::Azure { deployment }, knobs).await
         }
         Route::Anthropic => handler::handle(state, req, anthropic::Anthropic, knobs).await,
+        Route::AnthropicCountTokens => count_tokens::handle(state, req).await,
         Route::Gemini(api) => handler::handle(state, req, api, knobs).await,
         Route::Bedrock(api) => handler::handle(state, req, api, knobs).await,
         Route::Media(m) => media::handle(state, req, m, knobs).await,

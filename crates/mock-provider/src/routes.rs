@@ -17,6 +17,8 @@ pub(crate) enum Route {
         deployment: String,
     },
     Anthropic,
+    /// `POST …/v1/messages/count_tokens`.
+    AnthropicCountTokens,
     Gemini(Gemini),
     Bedrock(Bedrock),
     Media(Media),
@@ -97,6 +99,9 @@ pub(crate) fn route(method: &Method, uri: &Uri) -> (Route, usize) {
             }),
             start(3),
         );
+    }
+    if seg(3) == "v1" && seg(2) == "messages" && seg(1) == "count_tokens" {
+        return (Route::AnthropicCountTokens, start(3));
     }
     if seg(2) == "v1" && seg(1) == "messages" {
         return (Route::Anthropic, start(2));
@@ -206,6 +211,9 @@ mod tests {
     fn anthropic_bedrock_token() {
         let (r, k) = post("/ttft_ms=5/v1/messages");
         assert!(matches!(r, Route::Anthropic));
+        assert_eq!(k, "/ttft_ms=5");
+        let (r, k) = post("/ttft_ms=5/v1/messages/count_tokens");
+        assert!(matches!(r, Route::AnthropicCountTokens));
         assert_eq!(k, "/ttft_ms=5");
         let (r, k) = post("/a=1/model/us.amazon.nova-micro-v1%3A0/converse-stream");
         assert!(
