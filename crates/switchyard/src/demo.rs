@@ -55,6 +55,10 @@ models:
     deployments:
       - provider: sim-bedrock
         model: anthropic.claude-sim-v1:0
+  - name: text-embedding
+    deployments:
+      - provider: sim-east
+        model: text-embedding-3-small
 "#
     )
 }
@@ -106,7 +110,8 @@ fn banner(addr: &str, key: &str, config: &str, mock: &str) -> String {
 Switchyard demo is running on http://{addr}
   simulated provider: http://{mock}   config: {config}
   models: gpt-4o-mini (two simulated deployments, weighted 3:1), slow-stream,
-          claude-sonnet (Anthropic wire format), bedrock-claude (Bedrock, SigV4)
+          claude-sonnet (Anthropic wire format), bedrock-claude (Bedrock, SigV4),
+          text-embedding (embeddings)
 
 Try it with curl:
 
@@ -124,6 +129,16 @@ Or with the OpenAI Python SDK:
   client = OpenAI(base_url="http://{addr}/v1", api_key="{key}")
   reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "Hello!"}}])
   print(reply.choices[0].message.content)
+  print(client.responses.create(model="claude-sonnet", input="Hello!").output_text)
+  print(client.embeddings.create(model="text-embedding", input="Hello!").data[0].embedding[:4])
+
+Or with the Anthropic Python SDK (or Claude Code: ANTHROPIC_BASE_URL=http://{addr}
+ANTHROPIC_AUTH_TOKEN={key} ANTHROPIC_MODEL=claude-sonnet claude):
+
+  from anthropic import Anthropic
+  client = Anthropic(base_url="http://{addr}", api_key="{key}")
+  reply = client.messages.create(model="gpt-4o-mini", max_tokens=256, messages=[{{"role": "user", "content": "Hello!"}}])
+  print(reply.content[0].text)
 
 Press Ctrl-C to stop."#
     )

@@ -343,6 +343,31 @@ fn demo_runs_offline_with_no_keys() {
                 .unwrap();
             assert_eq!(r.status(), 200, "{model}");
         }
+        // The other client APIs on the same catalog.
+        let calls = [
+            (
+                "/v1/messages",
+                serde_json::json!({"model": "gpt-4o-mini", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}),
+            ),
+            (
+                "/v1/responses",
+                serde_json::json!({"model": "claude-sonnet", "input": "hi"}),
+            ),
+            (
+                "/v1/embeddings",
+                serde_json::json!({"model": "text-embedding", "input": "hi"}),
+            ),
+        ];
+        for (path, body) in calls {
+            let r = http
+                .post(demo.url(path))
+                .header("x-api-key", "sk-switchyard-demo")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+        }
     });
     demo.signal("-INT");
     let status = demo.wait_exit(Duration::from_secs(10));
@@ -352,6 +377,10 @@ fn demo_runs_offline_with_no_keys() {
     std::io::Read::read_to_string(demo.child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
     assert!(stdout.contains("curl http://"), "{stdout}");
     assert!(stdout.contains("from openai import OpenAI"), "{stdout}");
+    assert!(
+        stdout.contains("from anthropic import Anthropic"),
+        "{stdout}"
+    );
 }
 
 #[test]
