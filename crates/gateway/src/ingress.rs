@@ -24,6 +24,15 @@ pub enum Ingress {
 }
 
 impl Ingress {
+    /// The endpoint's name in the request ledger.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Ingress::OpenAiChat => "chat.completions",
+            Ingress::AnthropicMessages => "messages",
+            Ingress::Responses => "responses",
+        }
+    }
+
     pub fn error_shape(self) -> ErrorShape {
         match self {
             Ingress::OpenAiChat | Ingress::Responses => ErrorShape::OpenAi,

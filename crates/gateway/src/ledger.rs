@@ -117,6 +117,7 @@ pub fn row(log: &RequestLog) -> LedgerRow {
     LedgerRow {
         request_id: log.request_id.clone(),
         time_ms,
+        endpoint: log.endpoint.to_string(),
         key_id: log.key_id.clone(),
         model: log.model.clone(),
         served_model: log.served_model.clone(),
@@ -146,6 +147,9 @@ pub fn row(log: &RequestLog) -> LedgerRow {
         cached_tokens: usage.cached_tokens,
         cache_write_tokens: usage.cache_write_tokens,
         reasoning_tokens: usage.reasoning_tokens,
+        images: log.units.images,
+        audio_ms: log.units.audio_ms,
+        characters: log.units.characters,
         cost_usd: log.cost_usd(),
         priced: log.price.is_some(),
         latency_ms: ms(latency),

@@ -157,6 +157,10 @@ pub struct RequestLog {
     /// Wall-clock start.
     pub time: std::time::SystemTime,
     pub request_id: String,
+    /// The API the client called, set by its route: `chat.completions` (the default),
+    /// `messages`, `responses`, `embeddings`, `images.generations`,
+    /// `audio.transcriptions` or `audio.speech`.
+    pub endpoint: &'static str,
     pub model: String,
     pub deployment: String,
     /// The provider kind of `deployment` (empty when no deployment was reached).
@@ -210,6 +214,7 @@ impl RequestLog {
         RequestLog {
             time: std::time::SystemTime::now() - started.elapsed(),
             request_id: request_id.to_string(),
+            endpoint: "chat.completions",
             model: model.to_string(),
             deployment: deployment.to_string(),
             provider_kind: "",
@@ -298,6 +303,7 @@ impl RequestLog {
         tracing::info!(
             target: "switchyard::request",
             request_id = %self.request_id,
+            endpoint = self.endpoint,
             model = %self.model,
             deployment = %self.deployment,
             stream = self.stream,

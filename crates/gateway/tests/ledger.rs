@@ -320,3 +320,162 @@ models:
     let private = rows.iter().find(|r| r["model"] == "private").unwrap();
     assert!(private["request_body"].is_null() && private["response_body"].is_null());
 }
+
+/// Every route records which API it served and the media units it billed: images
+/// generated, characters spoken; usage groups them by endpoint.
+async fn media_scenario(store: switchyard_store::Store) {
+    let config = r#"
+master_key: sk-master-test
+providers:
+  up: {kind: openai_compatible, base_url: "http://{mock}/v1", api_key: k}
+models:
+  - name: general
+    deployments: [{provider: up, model: m}]
+  - name: pics
+    deployments: [{provider: up, model: dall-e-2, pricing: {input_per_mtok: 0, output_per_mtok: 0, per_image: 0.5}}]
+  - name: vectors
+    deployments: [{provider: up, model: text-embedding-3-small, pricing: {input_per_mtok: 1000.0, output_per_mtok: 0}}]
+  - name: voice
+    deployments: [{provider: up, model: tts-1, pricing: {input_per_mtok: 0, output_per_mtok: 0, per_mchar: 15.0}}]
+"#;
+    let h = start_with_store(config, Some(store)).await;
+    let post = |path: &str, body: Value| {
+        h.http
+            .post(h.url(path))
+            .bearer_auth(MASTER)
+            .json(&body)
+            .send()
+    };
+    let r = post(
+        "/v1/images/generations",
+        json!({"model": "pics", "prompt": "a lighthouse", "n": 2, "response_format": "b64_json"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let images: Value = r.json().await.unwrap();
+    assert_eq!(images["data"].as_array().unwrap().len(), 2);
+    let r = post(
+        "/v1/embeddings",
+        json!({"model": "vectors", "input": ["first text", "second text"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let embeddings: Value = r.json().await.unwrap();
+    let r = post(
+        "/v1/audio/speech",
+        json!({"model": "voice", "input": "hello world", "voice": "alloy"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    r.bytes().await.unwrap();
+    let r = post(
+        "/v1/messages",
+        json!({"model": "general", "max_tokens": 16, "messages": user("hi")}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = h
+        .chat(json!({"model": "general", "messages": user("hi")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let rows = rows_for(&h, 5).await;
+    let by_endpoint = |e: &str| {
+        let found: Vec<&Value> = rows.iter().filter(|r| r["endpoint"] == e).collect();
+        assert_eq!(found.len(), 1, "one {e} row in {rows:?}");
+        found[0].clone()
+    };
+    let img = by_endpoint("images.generations");
+    assert_eq!(img["model"], "pics");
+    assert_eq!(
+        (
+            img["images"].as_u64(),
+            img["audio_ms"].as_u64(),
+            img["characters"].as_u64()
+        ),
+        (Some(2), Some(0), Some(0))
+    );
+    assert!(
+        (img["cost_usd"].as_f64().unwrap() - 1.0).abs() < 1e-9,
+        "{img}"
+    );
+    let emb = by_endpoint("embeddings");
+    assert_eq!(emb["model"], "vectors");
+    assert_eq!(emb["prompt_tokens"], embeddings["usage"]["prompt_tokens"]);
+    assert_eq!(emb["images"], 0);
+    let speech = by_endpoint("audio.speech");
+    assert_eq!(speech["characters"], 11);
+    assert!((speech["cost_usd"].as_f64().unwrap() - 11.0 * 15.0 / 1e6).abs() < 1e-12);
+    assert_eq!(by_endpoint("messages")["model"], "general");
+    let chat = by_endpoint("chat.completions");
+    assert_eq!(
+        (chat["images"].as_u64(), chat["characters"].as_u64()),
+        (Some(0), Some(0))
+    );
+
+    // One row by id, and the endpoint filter.
+    let id = img["request_id"].as_str().unwrap();
+    let one = admin_get(&h, &format!("/admin/requests/{id}")).await;
+    assert_eq!(
+        (one["endpoint"].as_str(), one["images"].as_u64()),
+        (Some("images.generations"), Some(2))
+    );
+    let page = admin_get(&h, "/admin/requests?endpoint=embeddings").await;
+    let data = page["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0]["request_id"], emb["request_id"]);
+
+    // Usage grouped by endpoint, with the units summed.
+    let usage = admin_get(&h, "/admin/usage?group_by=endpoint&bucket=day").await;
+    let usage_rows = usage["data"].as_array().unwrap();
+    let group = |g: &str| {
+        usage_rows
+            .iter()
+            .find(|r| r["group"] == g)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(usage_rows.len(), 5, "{usage}");
+    assert_eq!(
+        (
+            group("images.generations")["requests"].as_u64(),
+            group("images.generations")["images"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+    assert_eq!(group("audio.speech")["characters"], 11);
+    assert_eq!(group("embeddings")["input_tokens"], emb["prompt_tokens"]);
+    // Every grouping carries the unit sums.
+    let usage = admin_get(&h, "/admin/usage?group_by=model&bucket=day").await;
+    let images: u64 = usage["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["images"].as_u64().unwrap())
+        .sum();
+    assert_eq!(images, 2);
+}
+
+#[tokio::test]
+async fn media_rows_record_endpoint_and_units_on_sqlite() {
+    media_scenario(sqlite().await).await;
+}
+
+#[tokio::test]
+async fn media_rows_record_endpoint_and_units_on_postgres() {
+    let Some((store, admin, db)) = postgres().await else {
+        return;
+    };
+    media_scenario(store.clone()).await;
+    store.close().await;
+    admin
+        .execute_raw(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await
+        .unwrap();
+}

@@ -13,8 +13,8 @@ mod ledger;
 
 pub use ledger::{
     rfc3339, LedgerAttempt, LedgerRow, PartitionCache, RequestFilter, RequestPage, UsageBucket,
-    UsageGroup, UsageQuery, UsageRow, DEFAULT_LIST_LIMIT, HIST_BUCKETS, HIST_RATIO,
-    MAX_EXPORT_LIMIT, MAX_LIST_LIMIT,
+    UsageGroup, UsageQuery, UsageRow, DEFAULT_ENDPOINT, DEFAULT_LIST_LIMIT, HIST_BUCKETS,
+    HIST_RATIO, MAX_EXPORT_LIMIT, MAX_LIST_LIMIT,
 };
 
 use sqlx::postgres::{PgPool, PgPoolOptions};

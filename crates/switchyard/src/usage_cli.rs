@@ -30,6 +30,7 @@ pub enum Format {
 
 const PAGE: u32 = 5_000;
 
+/// CSV columns. Later additions go last, so readers that go by position keep working.
 const COLUMNS: &[&str] = &[
     "request_id",
     "time",
@@ -58,6 +59,10 @@ const COLUMNS: &[&str] = &[
     "user_agent",
     "tags",
     "trace_id",
+    "endpoint",
+    "images",
+    "audio_ms",
+    "characters",
 ];
 
 fn time_ms(param: &str, v: &str) -> anyhow::Result<i64> {
@@ -151,6 +156,10 @@ fn write_csv(out: &mut impl Write, r: &LedgerRow) -> anyhow::Result<()> {
         r.user_agent.clone().unwrap_or_default(),
         r.tags.join(";"),
         r.trace_id.clone().unwrap_or_default(),
+        r.endpoint.clone(),
+        r.images.to_string(),
+        r.audio_ms.to_string(),
+        r.characters.to_string(),
     ])?;
     out.write_all(&w.into_inner().map_err(|e| anyhow!("{e}"))?)?;
     Ok(())

@@ -536,9 +536,10 @@ fn usage_export_writes_the_ledger_as_csv_and_jsonl() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 4, "{csv}");
     assert!(lines[0].starts_with("request_id,time,key_id,model"));
-    assert!(lines[1..]
-        .iter()
-        .all(|l| l.contains(",general,") && l.contains("sim/sim-model")));
+    assert!(lines[0].ends_with(",endpoint,images,audio_ms,characters"));
+    assert!(lines[1..].iter().all(|l| l.contains(",general,")
+        && l.contains("sim/sim-model")
+        && l.ends_with(",chat.completions,0,0,0")));
     let jsonl = export("jsonl");
     let rows: Vec<serde_json::Value> = jsonl
         .lines()
@@ -548,6 +549,9 @@ fn usage_export_writes_the_ledger_as_csv_and_jsonl() {
     assert!(rows
         .iter()
         .all(|r| r["status"] == 200 && r["completion_tokens"].as_u64() > Some(0)));
+    assert!(rows
+        .iter()
+        .all(|r| r["endpoint"] == "chat.completions" && r["images"] == 0));
     // Oldest first.
     assert!(rows
         .windows(2)

@@ -212,6 +212,7 @@ async fn serve(
         peek.stream,
         started,
     );
+    log.endpoint = ingress.endpoint();
     log.client_ip = client_ip(&headers, peer);
     log.user_agent = headers
         .get(header::USER_AGENT)

@@ -37,6 +37,7 @@ pub struct RequestsParams {
     key: Option<String>,
     model: Option<String>,
     deployment: Option<String>,
+    endpoint: Option<String>,
     status: Option<String>,
     outcome: Option<String>,
     from: Option<String>,
@@ -76,6 +77,7 @@ async fn requests_inner(
         key_id: p.key,
         model: p.model,
         deployment: p.deployment,
+        endpoint: p.endpoint,
         status,
         outcome: p.outcome,
         from_ms: p
@@ -161,7 +163,13 @@ async fn usage_inner(
         "key" => GroupBy::Key,
         "deployment" => GroupBy::Deployment,
         "provider" => GroupBy::Provider,
-        _ => return Err(invalid("group_by", "model, key, deployment, provider")),
+        "endpoint" => GroupBy::Endpoint,
+        _ => {
+            return Err(invalid(
+                "group_by",
+                "model, key, deployment, provider, endpoint",
+            ))
+        }
     };
     let bucket = match p.bucket.as_deref().unwrap_or("day") {
         "hour" => Bucket::Hour,

@@ -138,6 +138,12 @@ async fn serve(st: AppState, rid: RequestId, req: axum::extract::Request, kind: 
     let prompt_tokens = mc.prompt_tokens();
     let call = Call::new(&st, &rid, Op::Media(&mc), &bytes, &headers, started);
     let mut log = RequestLog::new(&st.sinks, rid.as_str(), &model, "", false, started);
+    log.endpoint = match kind {
+        Kind::Embeddings => "embeddings",
+        Kind::Images => "images.generations",
+        Kind::Transcription => "audio.transcriptions",
+        Kind::Speech => "audio.speech",
+    };
     log.client_ip = chat::client_ip(&headers, peer);
     log.user_agent = headers
         .get(header::USER_AGENT)

@@ -2,8 +2,8 @@
 //! background task, read by admin routes and the CLI.
 //!
 //! Both backends keep the raw rows in `ledger` and hourly rollups in
-//! `ledger_rollup` (per model, key, deployment and provider: counts, tokens, cost
-//! and a latency histogram), maintained in the insert's transaction. Usage over
+//! `ledger_rollup` (per model, key, deployment, provider and endpoint: counts,
+//! tokens, media units, cost and a latency histogram), maintained in the insert's transaction. Usage over
 //! whole hours reads only rollups; the partial hours at the edges of a range are
 //! aggregated from raw rows with the same histogram. PostgreSQL partitions the
 //! raw rows by UTC day (see [`pg`]) so retention drops whole days.
@@ -40,6 +40,10 @@ pub struct LedgerRow {
     pub request_id: String,
     /// Unix milliseconds of the request's start.
     pub time_ms: i64,
+    /// The API the client called: `chat.completions`, `messages`, `responses`,
+    /// `embeddings`, `images.generations`, `audio.transcriptions` or `audio.speech`.
+    #[serde(default = "default_endpoint")]
+    pub endpoint: String,
     pub key_id: Option<String>,
     /// The public model the client asked for.
     pub model: String,
@@ -59,6 +63,15 @@ pub struct LedgerRow {
     pub cached_tokens: u64,
     pub cache_write_tokens: u64,
     pub reasoning_tokens: u64,
+    /// Images generated (image requests).
+    #[serde(default)]
+    pub images: u64,
+    /// Milliseconds of audio transcribed (transcription requests).
+    #[serde(default)]
+    pub audio_ms: u64,
+    /// Characters of text spoken (speech requests).
+    #[serde(default)]
+    pub characters: u64,
     pub cost_usd: f64,
     /// False when the model has no known price (cost is then 0).
     pub priced: bool,
@@ -74,6 +87,13 @@ pub struct LedgerRow {
     pub request_body: Option<String>,
     pub response_body: Option<String>,
     pub trace_id: Option<String>,
+}
+
+/// The endpoint of rows that do not say (all rows written before it was recorded).
+pub const DEFAULT_ENDPOINT: &str = "chat.completions";
+
+fn default_endpoint() -> String {
+    DEFAULT_ENDPOINT.to_string()
 }
 
 /// One upstream attempt of a request.
@@ -103,6 +123,7 @@ pub struct RequestFilter {
     pub key_id: Option<String>,
     pub model: Option<String>,
     pub deployment: Option<String>,
+    pub endpoint: Option<String>,
     /// Exact status code.
     pub status: Option<u16>,
     pub outcome: Option<String>,
@@ -133,6 +154,7 @@ pub enum UsageGroup {
     Key,
     Deployment,
     Provider,
+    Endpoint,
 }
 
 impl UsageGroup {
@@ -143,14 +165,16 @@ impl UsageGroup {
             UsageGroup::Key => "key",
             UsageGroup::Deployment => "deployment",
             UsageGroup::Provider => "provider",
+            UsageGroup::Endpoint => "endpoint",
         }
     }
 
-    const ALL: [UsageGroup; 4] = [
+    const ALL: [UsageGroup; 5] = [
         UsageGroup::Model,
         UsageGroup::Key,
         UsageGroup::Deployment,
         UsageGroup::Provider,
+        UsageGroup::Endpoint,
     ];
 
     /// The group a row falls in: key ids are `""` when the request had none.
@@ -160,6 +184,7 @@ impl UsageGroup {
             UsageGroup::Key => row.key_id.as_deref().unwrap_or(""),
             UsageGroup::Deployment => &row.deployment,
             UsageGroup::Provider => &row.provider,
+            UsageGroup::Endpoint => &row.endpoint,
         }
     }
 
@@ -169,6 +194,7 @@ impl UsageGroup {
             UsageGroup::Key => "COALESCE(key_id, '')",
             UsageGroup::Deployment => "deployment",
             UsageGroup::Provider => "provider",
+            UsageGroup::Endpoint => "endpoint",
         }
     }
 }
@@ -213,12 +239,16 @@ pub struct UsageRow {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cost_usd: f64,
+    /// Media units summed: images generated, ms of audio transcribed, characters spoken.
+    pub images: u64,
+    pub audio_ms: u64,
+    pub characters: u64,
     pub p50_ms: f64,
     pub p95_ms: f64,
 }
 
 /// Columns of `ledger`, in the order rows are read and written.
-const COLUMNS: [&str; 31] = [
+const COLUMNS: [&str; 35] = [
     "request_id",
     "time_ms",
     "key_id",
@@ -250,6 +280,10 @@ const COLUMNS: [&str; 31] = [
     "request_body",
     "response_body",
     "trace_id",
+    "endpoint",
+    "images",
+    "audio_ms",
+    "characters",
 ];
 
 /// The select list for reading rows (JSON as text on PostgreSQL).
@@ -461,6 +495,10 @@ where
         request_body: r.try_get(28)?,
         response_body: r.try_get(29)?,
         trace_id: r.try_get(30)?,
+        endpoint: r.try_get(31)?,
+        images: to_u64(r.try_get(32)?),
+        audio_ms: to_u64(r.try_get(33)?),
+        characters: to_u64(r.try_get(34)?),
     })
 }
 
@@ -472,6 +510,9 @@ struct Agg {
     input_tokens: i64,
     output_tokens: i64,
     cost_usd: f64,
+    images: i64,
+    audio_ms: i64,
+    characters: i64,
     hist: [i64; HIST_BUCKETS],
 }
 
@@ -483,6 +524,9 @@ impl Default for Agg {
             input_tokens: 0,
             output_tokens: 0,
             cost_usd: 0.0,
+            images: 0,
+            audio_ms: 0,
+            characters: 0,
             hist: [0; HIST_BUCKETS],
         }
     }
@@ -497,6 +541,9 @@ impl Agg {
             .output_tokens
             .saturating_add(to_i64(r.completion_tokens));
         self.cost_usd += finite(r.cost_usd);
+        self.images = self.images.saturating_add(to_i64(r.images));
+        self.audio_ms = self.audio_ms.saturating_add(to_i64(r.audio_ms));
+        self.characters = self.characters.saturating_add(to_i64(r.characters));
         self.hist[bucket_of(finite(r.latency_ms))] += 1;
     }
 
@@ -506,6 +553,9 @@ impl Agg {
         self.input_tokens = self.input_tokens.saturating_add(o.input_tokens);
         self.output_tokens = self.output_tokens.saturating_add(o.output_tokens);
         self.cost_usd += o.cost_usd;
+        self.images = self.images.saturating_add(o.images);
+        self.audio_ms = self.audio_ms.saturating_add(o.audio_ms);
+        self.characters = self.characters.saturating_add(o.characters);
         for (a, b) in self.hist.iter_mut().zip(o.hist.iter()) {
             *a = a.saturating_add(*b);
         }
@@ -538,17 +588,20 @@ fn hist_columns() -> String {
 
 /// `INSERT … ON CONFLICT DO UPDATE` adding deltas to the rollups; `source` yields
 /// rows of (dimension, bucket_hour, grp, requests, errors, input_tokens,
-/// output_tokens, cost_usd, h00..h63).
+/// output_tokens, cost_usd, images, audio_ms, characters, h00..h63).
 fn rollup_upsert_sql(source: &str) -> String {
     let mut sql = format!(
         "INSERT INTO ledger_rollup (dimension, bucket_hour, grp, requests, errors, \
-         input_tokens, output_tokens, cost_usd, {}) {source} \
+         input_tokens, output_tokens, cost_usd, images, audio_ms, characters, {}) {source} \
          ON CONFLICT (dimension, bucket_hour, grp) DO UPDATE SET \
          requests = ledger_rollup.requests + excluded.requests, \
          errors = ledger_rollup.errors + excluded.errors, \
          input_tokens = ledger_rollup.input_tokens + excluded.input_tokens, \
          output_tokens = ledger_rollup.output_tokens + excluded.output_tokens, \
-         cost_usd = ledger_rollup.cost_usd + excluded.cost_usd",
+         cost_usd = ledger_rollup.cost_usd + excluded.cost_usd, \
+         images = ledger_rollup.images + excluded.images, \
+         audio_ms = ledger_rollup.audio_ms + excluded.audio_ms, \
+         characters = ledger_rollup.characters + excluded.characters",
         hist_columns()
     );
     for i in 0..HIST_BUCKETS {
@@ -571,6 +624,9 @@ fn rollup_args<'a>(key: &(&'static str, i64, &'a str), a: &Agg) -> Vec<Arg<'a>> 
         Arg::I64(a.input_tokens),
         Arg::I64(a.output_tokens),
         Arg::F64(a.cost_usd),
+        Arg::I64(a.images),
+        Arg::I64(a.audio_ms),
+        Arg::I64(a.characters),
     ];
     v.extend(a.hist.iter().map(|h| Arg::I64(*h)));
     v
@@ -579,7 +635,7 @@ fn rollup_args<'a>(key: &(&'static str, i64, &'a str), a: &Agg) -> Vec<Arg<'a>> 
 /// Rows per SQLite prune statement.
 const PRUNE_CHUNK: i64 = 10_000;
 
-/// Rows per SQLite insert statement (31 values each).
+/// Rows per SQLite insert statement (35 values each, under SQLite's 32,766).
 const SQLITE_INSERT_CHUNK: usize = 500;
 
 fn sqlite_insert<'a>(chunk: &'a [Encoded<'a>]) -> Sql<'a> {
@@ -621,6 +677,10 @@ fn sqlite_insert<'a>(chunk: &'a [Encoded<'a>]) -> Sql<'a> {
             Arg::OptText(r.request_body.as_deref()),
             Arg::OptText(r.response_body.as_deref()),
             Arg::OptText(r.trace_id.as_deref()),
+            Arg::Text(&r.endpoint),
+            Arg::I64(to_i64(r.images)),
+            Arg::I64(to_i64(r.audio_ms)),
+            Arg::I64(to_i64(r.characters)),
         ];
         sql.push(if n == 0 { "(" } else { ", (" });
         for (i, v) in vals.into_iter().enumerate() {
@@ -662,7 +722,7 @@ pub(crate) fn decode_cursor(c: &str) -> Result<(i64, String), StoreError> {
     Ok((t.parse().map_err(|_| bad())?, id.to_string()))
 }
 
-/// Decodes a usage result row: grp, bucket start, counts, cost, histogram.
+/// Decodes a usage result row: grp, bucket start, counts, cost, histogram, units.
 fn usage_from_row<'r, R>(r: &'r R) -> Result<(String, i64, Agg), StoreError>
 where
     R: Row,
@@ -677,6 +737,9 @@ where
         input_tokens: r.try_get(4)?,
         output_tokens: r.try_get(5)?,
         cost_usd: r.try_get(6)?,
+        images: r.try_get(8)?,
+        audio_ms: r.try_get(9)?,
+        characters: r.try_get(10)?,
         hist: [0; HIST_BUCKETS],
     };
     let hist: String = r.try_get(7)?;
@@ -693,7 +756,7 @@ where
     Ok((r.try_get(0)?, r.try_get(1)?, a))
 }
 
-/// Decodes a raw aggregate row: grp, histogram bucket, counts, cost.
+/// Decodes a raw aggregate row: grp, histogram bucket, counts, cost, hour, units.
 fn raw_usage_from_row<'r, R>(r: &'r R) -> Result<(String, Agg), StoreError>
 where
     R: Row,
@@ -715,6 +778,9 @@ where
             input_tokens: r.try_get(4)?,
             output_tokens: r.try_get(5)?,
             cost_usd: r.try_get(6)?,
+            images: r.try_get(8)?,
+            audio_ms: r.try_get(9)?,
+            characters: r.try_get(10)?,
             hist,
         },
     ))
@@ -760,7 +826,7 @@ impl Store {
                         .filter(|r| inserted.contains(&r.request_id)),
                 );
                 // One prepared statement, run per rollup row: cheap in-process.
-                let placeholders = vec!["?"; 8 + HIST_BUCKETS].join(", ");
+                let placeholders = vec!["?"; 11 + HIST_BUCKETS].join(", ");
                 let sql = rollup_upsert_sql(&format!("VALUES ({placeholders})"));
                 for (key, agg) in &deltas {
                     let args = rollup_args(key, agg);
@@ -822,10 +888,11 @@ impl Store {
                 select_list(self.is_pg())
             ),
         );
-        let eq: [(&str, Option<Arg>); 5] = [
+        let eq: [(&str, Option<Arg>); 6] = [
             ("key_id", f.key_id.as_deref().map(Arg::Text)),
             ("model", f.model.as_deref().map(Arg::Text)),
             ("deployment", f.deployment.as_deref().map(Arg::Text)),
+            ("endpoint", f.endpoint.as_deref().map(Arg::Text)),
             ("status", status.map(Arg::I32)),
             ("outcome", f.outcome.as_deref().map(Arg::Text)),
         ];
@@ -939,6 +1006,11 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(" || ',' || "),
             );
+            cols.extend([
+                sum("images", "BIGINT"),
+                sum("audio_ms", "BIGINT"),
+                sum("characters", "BIGINT"),
+            ]);
             let mut sql = Sql::new(
                 self.is_pg(),
                 format!(
@@ -977,7 +1049,9 @@ impl Store {
                  CAST(COUNT(*) AS BIGINT), \
                  CAST(SUM(CASE WHEN status >= 400 OR outcome <> 'ok' THEN 1 ELSE 0 END) AS BIGINT), \
                  CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT), \
-                 CAST(SUM(cost_usd) AS DOUBLE PRECISION), {hour_sql} AS hour \
+                 CAST(SUM(cost_usd) AS DOUBLE PRECISION), {hour_sql} AS hour, \
+                 CAST(SUM(images) AS BIGINT), CAST(SUM(audio_ms) AS BIGINT), \
+                 CAST(SUM(characters) AS BIGINT) \
                  FROM ledger WHERE time_ms >= ",
                 grp = q.group_by.column_sql(),
                 case = hist::bucket_case_sql("latency_ms"),
@@ -1007,6 +1081,9 @@ impl Store {
                 input_tokens: to_u64(a.input_tokens),
                 output_tokens: to_u64(a.output_tokens),
                 cost_usd: a.cost_usd,
+                images: to_u64(a.images),
+                audio_ms: to_u64(a.audio_ms),
+                characters: to_u64(a.characters),
                 p50_ms: quantile(&a.hist, 0.5),
                 p95_ms: quantile(&a.hist, 0.95),
             })

@@ -111,9 +111,11 @@ async fn move_from_default(pool: &PgPool, name: &str, a: i64, b: i64) -> Result<
     ))
     .execute(&mut *tx)
     .await?;
+    // Columns by name, so the copy does not depend on either table's physical order.
+    let cols = COLUMNS.join(", ");
     let moved = sqlx::query(&format!(
         "WITH moved AS (DELETE FROM ledger_default WHERE time_ms >= {a} AND time_ms < {b} \
-         RETURNING *) INSERT INTO \"{name}\" SELECT * FROM moved"
+         RETURNING {cols}) INSERT INTO \"{name}\" ({cols}) SELECT {cols} FROM moved"
     ))
     .execute(&mut *tx)
     .await?
@@ -132,10 +134,11 @@ async fn move_from_default(pool: &PgPool, name: &str, a: i64, b: i64) -> Result<
 const INSERT_CHUNK: usize = 5000;
 
 /// PostgreSQL array types of [`COLUMNS`], in order.
-const COLUMN_TYPES: [&str; 31] = [
+const COLUMN_TYPES: [&str; 35] = [
     "text", "int8", "text", "text", "text", "text", "text", "bool", "int4", "text", "text", "text",
     "int8", "int8", "int8", "int8", "int8", "float8", "bool", "float8", "float8", "float8",
-    "float8", "text", "text", "text", "text", "text", "text", "text", "text",
+    "float8", "text", "text", "text", "text", "text", "text", "text", "text", "text", "int8",
+    "int8", "int8",
 ];
 
 fn insert_sql() -> String {
@@ -172,7 +175,8 @@ fn rollup_sql() -> &'static str {
         ];
         arrays.extend((4..=7).map(|i| format!("${i}::int8[]")));
         arrays.push("$8::float8[]".into());
-        arrays.extend((9..9 + HIST_BUCKETS).map(|i| format!("${i}::int4[]")));
+        arrays.extend((9..=11).map(|i| format!("${i}::int8[]")));
+        arrays.extend((12..12 + HIST_BUCKETS).map(|i| format!("${i}::int4[]")));
         rollup_upsert_sql(&format!("SELECT * FROM UNNEST({})", arrays.join(", ")))
     })
 }
@@ -297,7 +301,11 @@ async fn insert_once(pool: &PgPool, sql: &str, rows: &[Encoded<'_>]) -> Result<(
             .bind(c.metadata)
             .bind(c.request_body)
             .bind(c.response_body)
-            .bind(c.trace_id);
+            .bind(c.trace_id)
+            .bind(c.endpoint)
+            .bind(c.images)
+            .bind(c.audio_ms)
+            .bind(c.characters);
         for r in q.fetch_all(&mut *tx).await? {
             inserted.insert(r.try_get::<String, _>(0)?);
         }
@@ -315,18 +323,22 @@ async fn insert_once(pool: &PgPool, sql: &str, rows: &[Encoded<'_>]) -> Result<(
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        let mut counts: [Vec<i64>; 4] = Default::default();
+        let mut counts: [Vec<i64>; 7] = Default::default();
         let mut cost = Vec::with_capacity(n);
         let mut hist: Vec<Vec<i32>> = (0..HIST_BUCKETS).map(|_| Vec::with_capacity(n)).collect();
         for ((d, h, g), a) in &deltas {
             dim.push(*d);
             hour.push(*h);
             grp.push(text(g));
-            for (c, v) in
-                counts
-                    .iter_mut()
-                    .zip([a.requests, a.errors, a.input_tokens, a.output_tokens])
-            {
+            for (c, v) in counts.iter_mut().zip([
+                a.requests,
+                a.errors,
+                a.input_tokens,
+                a.output_tokens,
+                a.images,
+                a.audio_ms,
+                a.characters,
+            ]) {
                 c.push(v);
             }
             cost.push(a.cost_usd);
@@ -334,7 +346,7 @@ async fn insert_once(pool: &PgPool, sql: &str, rows: &[Encoded<'_>]) -> Result<(
                 col.push(i32::try_from(*v).unwrap_or(i32::MAX));
             }
         }
-        let [requests, errors, input, output] = counts;
+        let [requests, errors, input, output, images, audio_ms, characters] = counts;
         let mut q = sqlx::query(rollup_sql())
             .bind(dim)
             .bind(hour)
@@ -343,7 +355,10 @@ async fn insert_once(pool: &PgPool, sql: &str, rows: &[Encoded<'_>]) -> Result<(
             .bind(errors)
             .bind(input)
             .bind(output)
-            .bind(cost);
+            .bind(cost)
+            .bind(images)
+            .bind(audio_ms)
+            .bind(characters);
         for col in hist {
             q = q.bind(col);
         }
@@ -387,6 +402,10 @@ struct Cols<'a> {
     request_body: Vec<Option<Cow<'a, str>>>,
     response_body: Vec<Option<Cow<'a, str>>>,
     trace_id: Vec<Option<Cow<'a, str>>>,
+    endpoint: Vec<Cow<'a, str>>,
+    images: Vec<i64>,
+    audio_ms: Vec<i64>,
+    characters: Vec<i64>,
 }
 
 impl<'a> Cols<'a> {
@@ -430,6 +449,10 @@ impl<'a> Cols<'a> {
         self.request_body.push(opt_text(&r.request_body));
         self.response_body.push(opt_text(&r.response_body));
         self.trace_id.push(opt_text(&r.trace_id));
+        self.endpoint.push(text(&r.endpoint));
+        self.images.push(to_i64(r.images));
+        self.audio_ms.push(to_i64(r.audio_ms));
+        self.characters.push(to_i64(r.characters));
     }
 }
 

@@ -27,14 +27,49 @@ struct TestDb {
     pg: Option<(PgPool, String, String)>,
 }
 
+/// The backend's migrations up to `upto` (a database as an older release left it).
+fn migrator_upto(all: &sqlx::migrate::Migrator, upto: i64) -> sqlx::migrate::Migrator {
+    sqlx::migrate::Migrator {
+        migrations: all
+            .migrations
+            .iter()
+            .filter(|m| m.version <= upto)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into(),
+        ..sqlx::migrate::Migrator::DEFAULT
+    }
+}
+
+async fn migrate_upto(store: &Store, upto: Option<i64>) {
+    match (store, upto) {
+        (_, None) => {
+            store.migrate().await.unwrap();
+        }
+        (Store::Sqlite(p), Some(v)) => migrator_upto(&crate::SQLITE_MIGRATIONS, v)
+            .run(p)
+            .await
+            .unwrap(),
+        (Store::Postgres(p, _), Some(v)) => migrator_upto(&crate::POSTGRES_MIGRATIONS, v)
+            .run(p)
+            .await
+            .unwrap(),
+    }
+}
+
 impl TestDb {
     async fn sqlite() -> TestDb {
+        Self::sqlite_at(None).await
+    }
+
+    /// Migrated up to `upto` (`None`: all migrations).
+    async fn sqlite_at(upto: Option<i64>) -> TestDb {
         let dir = std::env::temp_dir().join(format!("sy-ledger-{}", unique()));
         std::fs::create_dir_all(&dir).unwrap();
         let store = Store::connect(&format!("sqlite://{}/l.db", dir.display()))
             .await
             .unwrap();
-        store.migrate().await.unwrap();
+        migrate_upto(&store, upto).await;
         TestDb {
             store,
             dir: Some(dir),
@@ -43,6 +78,10 @@ impl TestDb {
     }
 
     async fn postgres() -> Option<TestDb> {
+        Self::postgres_at(None).await
+    }
+
+    async fn postgres_at(upto: Option<i64>) -> Option<TestDb> {
         let url = std::env::var("SWITCHYARD_TEST_POSTGRES")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         let admin = match Store::connect(&url).await {
@@ -62,7 +101,7 @@ impl TestDb {
         let base = url.rsplit_once('/').map(|(b, _)| b).unwrap();
         let db_url = format!("{base}/{db}");
         let store = Store::connect(&db_url).await.unwrap();
-        store.migrate().await.unwrap();
+        migrate_upto(&store, upto).await;
         Some(TestDb {
             store,
             dir: None,
@@ -126,6 +165,7 @@ fn full_row() -> LedgerRow {
     LedgerRow {
         request_id: "req-full-ü".into(),
         time_ms: base_ms() + 12_345,
+        endpoint: "images.generations".into(),
         key_id: Some("key_1".into()),
         model: "gpt-4o".into(),
         served_model: Some("gpt-4o-mini".into()),
@@ -156,6 +196,9 @@ fn full_row() -> LedgerRow {
         cached_tokens: 5,
         cache_write_tokens: 6,
         reasoning_tokens: 7,
+        images: 3,
+        audio_ms: (1 << 41) + 17,
+        characters: 12_345,
         cost_usd: 0.000_123_456_789,
         priced: true,
         latency_ms: 1234.5678,
@@ -183,6 +226,7 @@ fn minimal_row(id: &str, time_ms: i64) -> LedgerRow {
     LedgerRow {
         request_id: id.into(),
         time_ms,
+        endpoint: DEFAULT_ENDPOINT.into(),
         key_id: None,
         model: "m".into(),
         served_model: None,
@@ -198,6 +242,9 @@ fn minimal_row(id: &str, time_ms: i64) -> LedgerRow {
         cached_tokens: 0,
         cache_write_tokens: 0,
         reasoning_tokens: 0,
+        images: 0,
+        audio_ms: 0,
+        characters: 0,
         cost_usd: 0.0,
         priced: false,
         latency_ms: 0.05,
@@ -214,6 +261,16 @@ fn minimal_row(id: &str, time_ms: i64) -> LedgerRow {
         trace_id: None,
     }
 }
+
+const ENDPOINTS: [&str; 7] = [
+    "chat.completions",
+    "messages",
+    "responses",
+    "embeddings",
+    "images.generations",
+    "audio.transcriptions",
+    "audio.speech",
+];
 
 const MODELS: [&str; 4] = ["gpt-4o", "claude-sonnet", "llama-3", "mistral-large"];
 const DEPLOYMENTS: [&str; 5] = [
@@ -266,6 +323,13 @@ fn gen_rows(seed: u64, n: usize, start: i64, span: i64, tick: i64) -> Vec<Ledger
             r.priced = true;
             r.latency_ms = latency;
             r.tags = vec![format!("t{}", rng.u8(..3))];
+            r.endpoint = ENDPOINTS[rng.usize(..ENDPOINTS.len())].into();
+            match r.endpoint.as_str() {
+                "images.generations" => r.images = rng.u64(1..5),
+                "audio.transcriptions" => r.audio_ms = rng.u64(500..900_000),
+                "audio.speech" => r.characters = rng.u64(1..4096),
+                _ => {}
+            }
             r
         })
         .collect()
@@ -400,6 +464,13 @@ async fn list_and_paginate(db: &TestDb) {
         ),
         (
             RequestFilter {
+                endpoint: Some("audio.speech".into()),
+                ..Default::default()
+            },
+            Box::new(|r| r.endpoint == "audio.speech"),
+        ),
+        (
+            RequestFilter {
                 status: Some(429),
                 ..Default::default()
             },
@@ -500,6 +571,7 @@ struct Expect {
     input: u64,
     output: u64,
     cost: f64,
+    units: [u64; 3],
     latencies: Vec<f64>,
 }
 
@@ -537,6 +609,9 @@ fn expected_usage(rows: &[LedgerRow], q: &UsageQuery) -> BTreeMap<(String, Strin
         e.input += r.prompt_tokens;
         e.output += r.completion_tokens;
         e.cost += r.cost_usd;
+        for (u, v) in e.units.iter_mut().zip([r.images, r.audio_ms, r.characters]) {
+            *u += v;
+        }
         e.latencies.push(r.latency_ms);
     }
     m
@@ -563,6 +638,7 @@ fn check_usage(got: &[UsageRow], rows: &[LedgerRow], q: &UsageQuery) {
         assert_eq!(u.errors, e.errors, "{what}");
         assert_eq!(u.input_tokens, e.input, "{what}");
         assert_eq!(u.output_tokens, e.output, "{what}");
+        assert_eq!([u.images, u.audio_ms, u.characters], e.units, "{what}");
         assert!(
             (u.cost_usd - e.cost).abs() <= 1e-9 * e.cost.max(1.0),
             "{what}: cost {} vs {}",
@@ -637,6 +713,237 @@ async fn usage_matches_raw_rows(db: &TestDb) {
 }
 both!(ledger_usage_matches_raw_rows, usage_matches_raw_rows);
 
+/// Usage by endpoint: the routes and the media units each was billed by.
+async fn usage_by_endpoint(db: &TestDb) {
+    let s = &db.store;
+    let base = base_ms();
+    let mut rows = Vec::new();
+    for (i, (endpoint, images, audio_ms, characters)) in [
+        ("chat.completions", 0, 0, 0),
+        ("chat.completions", 0, 0, 0),
+        ("embeddings", 0, 0, 0),
+        ("images.generations", 2, 0, 0),
+        ("images.generations", 4, 0, 0),
+        ("audio.transcriptions", 0, 61_500, 0),
+        ("audio.speech", 0, 0, 300),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut r = minimal_row(&format!("ep-{i}"), base + 1000 * i as i64);
+        r.endpoint = endpoint.into();
+        r.images = images;
+        r.audio_ms = audio_ms;
+        r.characters = characters;
+        r.prompt_tokens = 10;
+        rows.push(r);
+    }
+    s.insert_ledger(&rows).await.unwrap();
+    // Rollups (a whole hour) and raw rows (part of it) answer the same.
+    for to_ms in [base + HOUR_MS, base + HOUR_MS / 2] {
+        let q = UsageQuery {
+            group_by: UsageGroup::Endpoint,
+            bucket: UsageBucket::Hour,
+            from_ms: base,
+            to_ms,
+        };
+        let got = s.usage(&q).await.unwrap();
+        check_usage(&got, &rows, &q);
+        let by: BTreeMap<&str, &UsageRow> = got.iter().map(|u| (u.group.as_str(), u)).collect();
+        assert_eq!(by.len(), 5);
+        assert_eq!(by["chat.completions"].requests, 2);
+        assert_eq!(by["images.generations"].images, 6);
+        assert_eq!(by["audio.transcriptions"].audio_ms, 61_500);
+        assert_eq!(by["audio.speech"].characters, 300);
+        assert_eq!(by["embeddings"].input_tokens, 10);
+    }
+    // Other groupings carry the unit sums too.
+    let q = UsageQuery {
+        group_by: UsageGroup::Model,
+        bucket: UsageBucket::Day,
+        from_ms: base,
+        to_ms: base + DAY_MS,
+    };
+    let got = s.usage(&q).await.unwrap();
+    assert_eq!(
+        (got.len(), got[0].images, got[0].audio_ms, got[0].characters),
+        (1, 6, 61_500, 300)
+    );
+}
+both!(ledger_usage_by_endpoint, usage_by_endpoint);
+
+/// A row as migration 0004's schema stored it (no endpoint, no units), with the
+/// rollup rows `insert_ledger` wrote then.
+async fn insert_as_0004(db: &TestDb, r: &LedgerRow) {
+    db.store
+        .execute_raw(&format!(
+            "INSERT INTO ledger (request_id, time_ms, model, deployment, provider, stream, \
+             status, outcome, attempts, prompt_tokens, completion_tokens, cached_tokens, \
+             cache_write_tokens, reasoning_tokens, cost_usd, priced, latency_ms, tags) \
+             VALUES ('{}', {}, '{}', '{}', '{}', FALSE, {}, '{}', '[]', {}, {}, 0, 0, 0, {:?}, \
+             TRUE, {:?}, '[]')",
+            r.request_id,
+            r.time_ms,
+            r.model,
+            r.deployment,
+            r.provider,
+            r.status,
+            r.outcome,
+            r.prompt_tokens,
+            r.completion_tokens,
+            r.cost_usd,
+            r.latency_ms,
+        ))
+        .await
+        .unwrap();
+    let h = hist::bucket_of(r.latency_ms);
+    for (dim, grp) in [
+        ("model", r.model.as_str()),
+        ("key", ""),
+        ("deployment", r.deployment.as_str()),
+        ("provider", r.provider.as_str()),
+    ] {
+        db.store
+            .execute_raw(&format!(
+                "INSERT INTO ledger_rollup (dimension, bucket_hour, grp, requests, errors, \
+                 input_tokens, output_tokens, cost_usd, h{h:02}) VALUES ('{dim}', {}, '{grp}', \
+                 1, 0, {}, {}, {:?}, 1) ON CONFLICT (dimension, bucket_hour, grp) DO UPDATE SET \
+                 requests = ledger_rollup.requests + 1, \
+                 input_tokens = ledger_rollup.input_tokens + excluded.input_tokens, \
+                 output_tokens = ledger_rollup.output_tokens + excluded.output_tokens, \
+                 cost_usd = ledger_rollup.cost_usd + excluded.cost_usd, \
+                 h{h:02} = ledger_rollup.h{h:02} + 1",
+                hist::hour_floor(r.time_ms),
+                r.prompt_tokens,
+                r.completion_tokens,
+                r.cost_usd,
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+fn row_0004(id: &str, time_ms: i64) -> LedgerRow {
+    let mut r = minimal_row(id, time_ms);
+    r.model = "gpt-4o".into();
+    r.deployment = "openai/gpt-4o".into();
+    r.provider = "openai".into();
+    r.status = 200;
+    r.outcome = "ok".into();
+    r.prompt_tokens = 10;
+    r.completion_tokens = 20;
+    r.cost_usd = 0.5;
+    r.priced = true;
+    r.latency_ms = 12.5;
+    r
+}
+
+/// Migration 0005 over a database that 0004 left with rows: old rows read as
+/// `chat.completions` without units, the rollups gain their endpoint rows, and on
+/// PostgreSQL the existing partitions (a day's and the default) get the columns.
+async fn migrate_over_0004(db: TestDb) {
+    let base = base_ms();
+    let straggler_day = base + 2 * DAY_MS;
+    if matches!(db.store, Store::Postgres(..)) {
+        // The first day has its partition; the third day's row lands in the default.
+        db.store.ensure_ledger_partitions(base, 0).await.unwrap();
+    }
+    let old = [
+        row_0004("old-1", base + 1000),
+        row_0004("old-2", base + 2000),
+        row_0004("old-3", straggler_day + 5),
+    ];
+    for r in &old {
+        insert_as_0004(&db, r).await;
+    }
+    assert_eq!(db.store.migrate().await.unwrap(), 1);
+    if matches!(db.store, Store::Postgres(..)) {
+        for table in ["ledger_p20260110", "ledger_default"] {
+            assert_eq!(
+                db.count(&format!(
+                    "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = '{table}' \
+                     AND column_name IN ('endpoint', 'images', 'audio_ms', 'characters')"
+                ))
+                .await,
+                4,
+                "{table}"
+            );
+        }
+        assert_eq!(
+            db.count("SELECT COUNT(*) FROM ledger_default").await,
+            1,
+            "the straggler is in the default partition"
+        );
+    }
+    for r in &old {
+        assert_eq!(
+            db.store.get_request(&r.request_id).await.unwrap().as_ref(),
+            Some(r)
+        );
+    }
+    // A whole hour of old rows reads the backfilled rollup.
+    let q = UsageQuery {
+        group_by: UsageGroup::Endpoint,
+        bucket: UsageBucket::Hour,
+        from_ms: base,
+        to_ms: base + HOUR_MS,
+    };
+    let got = db.store.usage(&q).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].group.as_str(), got[0].requests, got[0].input_tokens),
+        ("chat.completions", 2, 20)
+    );
+    check_usage(&got, &old, &q);
+
+    // New rows: in the existing day partition, and in the straggler's day, whose
+    // partition is created now (moving the old row out of the default partition).
+    let full = full_row();
+    let mut speech = minimal_row("new-speech", straggler_day + 60_000);
+    speech.endpoint = "audio.speech".into();
+    speech.characters = 512;
+    let mut all = old.to_vec();
+    all.extend([full.clone(), speech.clone()]);
+    db.store
+        .insert_ledger(&[full.clone(), speech.clone()])
+        .await
+        .unwrap();
+    for r in &all {
+        assert_eq!(
+            db.store.get_request(&r.request_id).await.unwrap().as_ref(),
+            Some(r)
+        );
+    }
+    if matches!(db.store, Store::Postgres(..)) {
+        assert_eq!(db.count("SELECT COUNT(*) FROM ledger_default").await, 0);
+        assert_eq!(db.count("SELECT COUNT(*) FROM ledger_p20260112").await, 2);
+    }
+    for group_by in UsageGroup::ALL {
+        for bucket in [UsageBucket::Hour, UsageBucket::Day] {
+            let q = UsageQuery {
+                group_by,
+                bucket,
+                from_ms: base,
+                to_ms: base + 3 * DAY_MS,
+            };
+            check_usage(&db.store.usage(&q).await.unwrap(), &all, &q);
+        }
+    }
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_migration_0005_over_0004() {
+    migrate_over_0004(TestDb::sqlite_at(Some(4)).await).await;
+}
+
+#[tokio::test]
+async fn postgres_migration_0005_over_0004() {
+    if let Some(db) = TestDb::postgres_at(Some(4)).await {
+        migrate_over_0004(db).await;
+    }
+}
+
 async fn prune(db: &TestDb) {
     let s = &db.store;
     let base = base_ms();
@@ -700,7 +1007,9 @@ async fn postgres_default_partition_rows_move_to_their_day() {
     let day = days_from_civil(2026, 2, 1);
     // This store believes the day exists: the row lands in the default partition.
     cache.with(|s| s.insert(day));
-    let row = minimal_row("straggler", day * DAY_MS + 5);
+    let mut row = minimal_row("straggler", day * DAY_MS + 5);
+    row.endpoint = "audio.speech".into();
+    row.characters = 42;
     db.store
         .insert_ledger(std::slice::from_ref(&row))
         .await
