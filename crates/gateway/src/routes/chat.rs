@@ -114,11 +114,11 @@ async fn serve(
         .map(|c| c.0.ip());
     let principal = match st.policy.authenticate(&headers) {
         Ok(p) => p,
-        Err(e) => return rejected(&st, &rid, "", e, started, shape),
+        Err(e) => return rejected(&st, &rid, "", e, started, shape, ingress.endpoint()),
     };
     let bytes = match read_body(body, &headers, st.max_body).await {
         Ok(b) => b,
-        Err(e) => return rejected(&st, &rid, "", e, started, shape),
+        Err(e) => return rejected(&st, &rid, "", e, started, shape, ingress.endpoint()),
     };
     let peeked = match ingress {
         Ingress::Responses => fastpath::peek_object(&bytes),
@@ -128,7 +128,7 @@ async fn serve(
         Ok(p) => p,
         Err(e) => {
             let e = ApiError::bad_request(e.message, e.param);
-            return rejected(&st, &rid, "", e, started, shape);
+            return rejected(&st, &rid, "", e, started, shape, ingress.endpoint());
         }
     };
     // Other formats than OpenAI's are decoded whole at once: they never take the
@@ -143,7 +143,15 @@ async fn serve(
             }
             Err(e) => {
                 let e = ApiError::bad_request(e.message, e.param);
-                return rejected(&st, &rid, &peek.model, e, started, shape);
+                return rejected(
+                    &st,
+                    &rid,
+                    &peek.model,
+                    e,
+                    started,
+                    shape,
+                    ingress.endpoint(),
+                );
             }
         },
         Ingress::Responses => match responses_turn(&st, &bytes, &principal).await {
@@ -151,20 +159,56 @@ async fn serve(
                 let _ = canonical.set(Ok(r));
                 stored = Some(turn);
             }
-            Err(e) => return rejected(&st, &rid, &peek.model, e, started, shape),
+            Err(e) => {
+                return rejected(
+                    &st,
+                    &rid,
+                    &peek.model,
+                    e,
+                    started,
+                    shape,
+                    ingress.endpoint(),
+                )
+            }
         },
     }
     let request_list = match request_fallbacks(peek.raw("models"), &peek.model, &headers) {
         Ok(l) => l,
-        Err(e) => return rejected(&st, &rid, &peek.model, e, started, shape),
+        Err(e) => {
+            return rejected(
+                &st,
+                &rid,
+                &peek.model,
+                e,
+                started,
+                shape,
+                ingress.endpoint(),
+            )
+        }
     };
     let catalog = st.catalog.load_full();
     let Some(mut resolved) = catalog.resolve(&peek.model) else {
         let e = ApiError::model_not_found(&peek.model);
-        return rejected(&st, &rid, &peek.model, e, started, shape);
+        return rejected(
+            &st,
+            &rid,
+            &peek.model,
+            e,
+            started,
+            shape,
+            ingress.endpoint(),
+        );
     };
     if let Err(e) = st.policy.authorize_model(&principal, &peek.model) {
-        return rejected(&st, &rid, &peek.model, e, started, shape);
+        return rejected(
+            &st,
+            &rid,
+            &peek.model,
+            e,
+            started,
+            shape,
+            ingress.endpoint(),
+        );
     }
     let prompt_raw = prompt_raw(&peek, ingress);
     let traits = traits(&peek, &headers, &prompt_raw, ingress);
@@ -175,7 +219,15 @@ async fn serve(
         if let Some(rule) = m.route_if.iter().find(|r| plan::matches(&r.when, &traits)) {
             if let Some(r) = catalog.resolve(&rule.model) {
                 if let Err(e) = st.policy.authorize_model(&principal, &rule.model) {
-                    return rejected(&st, &rid, &peek.model, e, started, shape);
+                    return rejected(
+                        &st,
+                        &rid,
+                        &peek.model,
+                        e,
+                        started,
+                        shape,
+                        ingress.endpoint(),
+                    );
                 }
                 serving = rule.model.clone();
                 resolved = r;
@@ -1299,8 +1351,10 @@ pub(crate) fn rejected(
     e: ApiError,
     started: Instant,
     shape: ErrorShape,
+    endpoint: &'static str,
 ) -> Response {
     let mut log = RequestLog::new(&st.sinks, rid.as_str(), model, "", false, started);
+    log.endpoint = endpoint;
     log.status = e.status.as_u16();
     log.outcome = Outcome::Rejected;
     log.finish();

@@ -93,7 +93,7 @@ async fn serve(st: AppState, rid: RequestId, req: axum::extract::Request, kind: 
         .map(|c| c.0.ip());
     let principal = match st.policy.authenticate(&headers) {
         Ok(p) => p,
-        Err(e) => return chat::rejected(&st, &rid, "", e, started, SHAPE),
+        Err(e) => return chat::rejected(&st, &rid, "", e, started, SHAPE, kind.endpoint()),
     };
     let limit = match kind {
         Kind::Transcription => st.max_body.max(MAX_AUDIO_UPLOAD),
@@ -101,7 +101,7 @@ async fn serve(st: AppState, rid: RequestId, req: axum::extract::Request, kind: 
     };
     let bytes = match read_body(body, &headers, limit).await {
         Ok(b) => b,
-        Err(e) => return chat::rejected(&st, &rid, "", e, started, SHAPE),
+        Err(e) => return chat::rejected(&st, &rid, "", e, started, SHAPE, kind.endpoint()),
     };
     let decoded = match kind {
         Kind::Embeddings => embeddings::decode_request(&bytes).map(MediaCall::Embeddings),
@@ -119,31 +119,26 @@ async fn serve(st: AppState, rid: RequestId, req: axum::extract::Request, kind: 
         Ok(m) => m,
         Err(e) => {
             let e = ApiError::bad_request(e.message, e.param);
-            return chat::rejected(&st, &rid, "", e, started, SHAPE);
+            return chat::rejected(&st, &rid, "", e, started, SHAPE, kind.endpoint());
         }
     };
     let model = mc.model().to_string();
     let request_list = match chat::request_fallbacks(None, &model, &headers) {
         Ok(l) => l,
-        Err(e) => return chat::rejected(&st, &rid, &model, e, started, SHAPE),
+        Err(e) => return chat::rejected(&st, &rid, &model, e, started, SHAPE, kind.endpoint()),
     };
     let catalog = st.catalog.load_full();
     let Some(resolved) = catalog.resolve(&model) else {
         let e = ApiError::model_not_found(&model);
-        return chat::rejected(&st, &rid, &model, e, started, SHAPE);
+        return chat::rejected(&st, &rid, &model, e, started, SHAPE, kind.endpoint());
     };
     if let Err(e) = st.policy.authorize_model(&principal, &model) {
-        return chat::rejected(&st, &rid, &model, e, started, SHAPE);
+        return chat::rejected(&st, &rid, &model, e, started, SHAPE, kind.endpoint());
     }
     let prompt_tokens = mc.prompt_tokens();
     let call = Call::new(&st, &rid, Op::Media(&mc), &bytes, &headers, started);
     let mut log = RequestLog::new(&st.sinks, rid.as_str(), &model, "", false, started);
-    log.endpoint = match kind {
-        Kind::Embeddings => "embeddings",
-        Kind::Images => "images.generations",
-        Kind::Transcription => "audio.transcriptions",
-        Kind::Speech => "audio.speech",
-    };
+    log.endpoint = kind.endpoint();
     log.client_ip = chat::client_ip(&headers, peer);
     log.user_agent = headers
         .get(header::USER_AGENT)
@@ -168,6 +163,17 @@ async fn serve(st: AppState, rid: RequestId, req: axum::extract::Request, kind: 
         max_output: Some(0),
     };
     chat::run(&call, log, routing, size_of).await
+}
+
+impl Kind {
+    fn endpoint(self) -> &'static str {
+        match self {
+            Kind::Embeddings => "embeddings",
+            Kind::Images => "images.generations",
+            Kind::Transcription => "audio.transcriptions",
+            Kind::Speech => "audio.speech",
+        }
+    }
 }
 
 impl MediaCall {
