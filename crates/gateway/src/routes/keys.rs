@@ -225,6 +225,20 @@ pub async fn create_key(
     Ok((record, secret))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/keys",
+    tag = "admin",
+    operation_id = "createKey",
+    summary = "Create a virtual key (the key is shown once)",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    request_body(content = crate::openapi::schemas::KeyCreate, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; `key` is shown only here", body = crate::openapi::schemas::KeyCreated,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminQueryErrors,
+    )
+)]
 pub async fn create(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -249,6 +263,19 @@ pub async fn create(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/keys",
+    tag = "admin",
+    operation_id = "listKeys",
+    summary = "Virtual keys (revoked ones included)",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The keys", body = crate::openapi::schemas::KeyList,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminErrors,
+    )
+)]
 pub async fn list(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let store = match admin(&st, &headers) {
         Ok(s) => s,
@@ -265,6 +292,20 @@ pub async fn list(State(st): State<AppState>, headers: HeaderMap) -> Response {
     Json(json!({"object": "list", "data": data})).into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/keys/{id}",
+    tag = "admin",
+    operation_id = "getKey",
+    summary = "One virtual key",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 200, description = "The key", body = crate::openapi::schemas::KeyView,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminEntryErrors,
+    )
+)]
 pub async fn show(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -281,6 +322,21 @@ pub async fn show(
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/admin/keys/{id}",
+    tag = "admin",
+    operation_id = "updateKey",
+    summary = "Change a key's name, scope, limits or budget",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The key's id")),
+    request_body(content = crate::openapi::schemas::KeyPatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The key as changed", body = crate::openapi::schemas::KeyView,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminEntryErrors,
+    )
+)]
 pub async fn patch(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -337,6 +393,20 @@ pub async fn patch(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/keys/{id}",
+    tag = "admin",
+    operation_id = "revokeKey",
+    summary = "Revoke a key (every replica within a second)",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 200, description = "Revoked", body = crate::openapi::schemas::KeyRevoked,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminEntryErrors,
+    )
+)]
 pub async fn revoke(
     State(st): State<AppState>,
     headers: HeaderMap,

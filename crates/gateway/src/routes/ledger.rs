@@ -16,6 +16,7 @@ use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 use switchyard_store::{RequestFilter, UsageBucket as Bucket, UsageGroup as GroupBy, UsageQuery};
+use utoipa::IntoParams;
 
 fn admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let principal = st.policy.authenticate(headers)?;
@@ -32,19 +33,45 @@ fn now_ms() -> i64 {
     i64::try_from(crate::router::health::now_ms()).unwrap_or(i64::MAX)
 }
 
-#[derive(Deserialize)]
+/// Filters of `GET /admin/requests`; they combine with AND.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RequestsParams {
+    /// A virtual key's id.
     key: Option<String>,
+    /// The public model asked for.
     model: Option<String>,
+    /// `provider/model`.
     deployment: Option<String>,
+    /// An HTTP status code.
+    #[param(value_type = Option<u16>)]
     status: Option<String>,
+    /// `ok`, `rejected`, `upstream_error`, `stream_error`, `client_disconnected`.
     outcome: Option<String>,
+    /// RFC 3339, a date (`2026-11-22`) or unix seconds; inclusive.
     from: Option<String>,
+    /// RFC 3339, a date or unix seconds; exclusive.
     to: Option<String>,
+    /// Rows per page (default 50, at most 1000).
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/requests",
+    tag = "admin",
+    operation_id = "listRequests",
+    summary = "The request log, newest first, one page",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(RequestsParams),
+    responses(
+        (status = 200, description = "A page of requests", body = crate::openapi::schemas::RequestPage,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminQueryErrors,
+    )
+)]
 pub async fn requests(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -102,6 +129,20 @@ async fn requests_inner(
     .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/requests/{request_id}",
+    tag = "admin",
+    operation_id = "getRequest",
+    summary = "One request of the log",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("request_id" = String, Path, description = "The `x-request-id` of the request")),
+    responses(
+        (status = 200, description = "The request", body = switchyard_store::LedgerRow,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminEntryErrors,
+    )
+)]
 pub async fn request(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -124,14 +165,36 @@ pub async fn request(
     }
 }
 
-#[derive(Deserialize)]
+/// `GET /admin/usage`: grouping, bucket and time range (default: the last 7 days).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsageParams {
+    /// Default `model`.
+    #[param(value_type = Option<crate::openapi::schemas::UsageGroupBy>)]
     group_by: Option<String>,
+    /// Default `day`.
+    #[param(value_type = Option<crate::openapi::schemas::UsageBucketSize>)]
     bucket: Option<String>,
+    /// RFC 3339, a date (`2026-11-22`) or unix seconds; inclusive.
     from: Option<String>,
+    /// RFC 3339, a date or unix seconds; exclusive.
     to: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/usage",
+    tag = "admin",
+    operation_id = "usage",
+    summary = "Usage grouped and bucketed (UTC), with latency percentiles",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(UsageParams),
+    responses(
+        (status = 200, description = "Usage rows", body = crate::openapi::schemas::UsageList,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminQueryErrors,
+    )
+)]
 pub async fn usage(
     State(st): State<AppState>,
     headers: HeaderMap,
