@@ -327,3 +327,6 @@ pub const ROUTED_HEADERS: &[&str] = &[
     "x-switchyard-cost-usd",
     "x-switchyard-overhead-ms",
 ];
+
+#[cfg(test)]
+mod tests;
