@@ -9,6 +9,7 @@ use crate::routes::admin_common::db_error;
 pub use crate::routes::time::parse_time;
 
 use crate::state::AppState;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -27,6 +28,12 @@ fn store(st: &AppState) -> Result<&switchyard_store::Store, ApiError> {
     st.store.as_ref().ok_or_else(|| {
         ApiError::unavailable("the request ledger needs a database (`database:` in the config)")
     })
+}
+
+/// A query string that does not parse (`limit=abc`): a 400 in the API's error shape,
+/// not axum's plain-text rejection.
+fn bad_query(e: &QueryRejection) -> Response {
+    ApiError::bad_request(format!("invalid query string: {}", e.body_text()), None).into_response()
 }
 
 fn now_ms() -> i64 {
@@ -75,8 +82,12 @@ pub struct RequestsParams {
 pub async fn requests(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(p): Query<RequestsParams>,
+    p: Result<Query<RequestsParams>, QueryRejection>,
 ) -> Response {
+    let p = match p {
+        Ok(Query(p)) => p,
+        Err(e) => return bad_query(&e),
+    };
     match requests_inner(&st, &headers, p).await {
         Ok(r) | Err(r) => r,
     }
@@ -118,9 +129,17 @@ async fn requests_inner(
             .transpose()
             .map_err(IntoResponse::into_response)?,
         limit: p.limit,
-        cursor: p.cursor,
+        cursor: p.cursor.filter(|c| !c.is_empty()),
     };
-    let page = store.list_requests(&filter).await.map_err(db_error)?;
+    let page = store.list_requests(&filter).await.map_err(|e| match e {
+        // The client's cursor, not the database: a 400 naming it.
+        switchyard_store::StoreError::InvalidCursor => ApiError::bad_request(
+            "`cursor` must be the `next_cursor` of a previous page",
+            Some("cursor".into()),
+        )
+        .into_response(),
+        e => db_error(e),
+    })?;
     Ok(Json(json!({
         "object": "list",
         "data": page.rows,
@@ -198,8 +217,12 @@ pub struct UsageParams {
 pub async fn usage(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(p): Query<UsageParams>,
+    p: Result<Query<UsageParams>, QueryRejection>,
 ) -> Response {
+    let p = match p {
+        Ok(Query(p)) => p,
+        Err(e) => return bad_query(&e),
+    };
     match usage_inner(&st, &headers, p).await {
         Ok(r) | Err(r) => r,
     }
