@@ -307,8 +307,7 @@ pub struct MessagesRequest {
     pub top_k: Option<u32>,
     pub stop_sequences: Option<Vec<String>>,
     pub tools: Option<Vec<AnthropicTool>>,
-    #[schema(value_type = Option<Object>)]
-    pub tool_choice: Option<Value>,
+    pub tool_choice: Option<AnthropicToolChoice>,
     /// `{"type":"enabled","budget_tokens":N}`.
     #[schema(value_type = Option<Object>)]
     pub thinking: Option<Value>,
@@ -828,4 +827,24 @@ pub enum EmbeddingsInput {
 pub enum ExpiresAt {
     Time(String),
     UnixSeconds(i64),
+}
+
+/// Anthropic's `tool_choice`: `{"type": "auto"|"any"|"none"}` or
+/// `{"type": "tool", "name": …}`.
+#[derive(ToSchema, Serialize)]
+pub struct AnthropicToolChoice {
+    #[serde(rename = "type")]
+    pub kind: AnthropicToolChoiceType,
+    /// The tool, with `type: tool`.
+    pub name: Option<String>,
+    pub disable_parallel_tool_use: Option<bool>,
+}
+
+#[derive(ToSchema, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnthropicToolChoiceType {
+    Auto,
+    Any,
+    Tool,
+    None,
 }
