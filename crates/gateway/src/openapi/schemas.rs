@@ -558,11 +558,11 @@ pub struct KeyCreate {
     /// Needs `budget_usd`; `total` when absent.
     #[schema(nullable)]
     pub budget_period: Option<BudgetPeriod>,
-    #[schema(nullable, minimum = 0)]
+    #[schema(nullable, minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub rpm: Option<u64>,
-    #[schema(nullable, minimum = 0)]
+    #[schema(nullable, minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub tpm: Option<u64>,
-    #[schema(nullable, minimum = 0)]
+    #[schema(nullable, minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub max_concurrency: Option<u64>,
     #[schema(nullable)]
     pub expires_at: Option<ExpiresAt>,
@@ -581,11 +581,11 @@ pub struct KeyPatch {
     pub budget_usd: Option<f64>,
     #[schema(nullable)]
     pub budget_period: Option<BudgetPeriod>,
-    #[schema(nullable, minimum = 0)]
+    #[schema(nullable, minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub rpm: Option<u64>,
-    #[schema(nullable, minimum = 0)]
+    #[schema(nullable, minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub tpm: Option<u64>,
-    #[schema(nullable, minimum = 0)]
+    #[schema(nullable, minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub max_concurrency: Option<u64>,
     #[schema(nullable)]
     pub expires_at: Option<ExpiresAt>,

@@ -33,10 +33,17 @@ fn opt_u64(obj: &Map<String, Value>, field: &str) -> Result<Option<Option<u64>>,
     match obj.get(field) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
+        // Stored as a signed 64-bit integer: larger values would be cut silently.
         Some(v) => v
             .as_u64()
+            .filter(|n| i64::try_from(*n).is_ok())
             .map(|n| Some(Some(n)))
-            .ok_or_else(|| bad(field, format!("`{field}` must be a non-negative integer"))),
+            .ok_or_else(|| {
+                bad(
+                    field,
+                    format!("`{field}` must be a non-negative integer below 2^63"),
+                )
+            }),
     }
 }
 
