@@ -609,7 +609,7 @@ pub struct KeyView {
     pub tpm: Option<u64>,
     pub max_concurrency: Option<u64>,
     pub expires_at: Option<String>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Value,
     pub created_at: Option<String>,
     pub revoked: bool,

@@ -95,6 +95,15 @@ fn opt_models(obj: &Map<String, Value>) -> Result<Option<Vec<String>>, ApiError>
     }
 }
 
+/// `metadata`: an object (null clears it).
+fn opt_metadata(obj: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
+    match obj.get("metadata") {
+        None => Ok(None),
+        Some(v @ (Value::Null | Value::Object(_))) => Ok(Some(v.clone())),
+        Some(_) => Err(bad("metadata", "`metadata` must be an object")),
+    }
+}
+
 fn opt_expiry(obj: &Map<String, Value>) -> Result<Option<Option<i64>>, ApiError> {
     match obj.get("expires_at") {
         None => Ok(None),
@@ -226,7 +235,7 @@ pub async fn create_key(
         tpm: opt_u64(o, "tpm")?.flatten(),
         max_concurrency: opt_u64(o, "max_concurrency")?.flatten(),
         expires_at_ms: opt_expiry(o)?.flatten(),
-        metadata: o.get("metadata").cloned().unwrap_or(Value::Null),
+        metadata: opt_metadata(o)?.unwrap_or(Value::Null),
     };
     let record = store.create_key(&new).await.map_err(db_api_error)?;
     Ok((record, secret))
@@ -375,7 +384,7 @@ pub async fn patch(
             tpm: opt_u64(&o, "tpm")?,
             max_concurrency: opt_u64(&o, "max_concurrency")?,
             expires_at_ms: opt_expiry(&o)?,
-            metadata: o.get("metadata").cloned(),
+            metadata: opt_metadata(&o)?,
         })
     };
     let mut patch = match build() {

@@ -50,8 +50,8 @@ pub struct RequestsParams {
     model: Option<String>,
     /// `provider/model`.
     deployment: Option<String>,
-    /// An HTTP status code.
-    #[param(value_type = Option<u16>)]
+    /// An HTTP status code (three digits); empty: any.
+    #[param(pattern = "^([0-9]{3})?$")]
     status: Option<String>,
     /// `ok`, `rejected`, `upstream_error`, `stream_error`, `client_disconnected`.
     outcome: Option<String>,
@@ -59,7 +59,8 @@ pub struct RequestsParams {
     from: Option<String>,
     /// RFC 3339, a date or unix seconds; exclusive.
     to: Option<String>,
-    /// Rows per page (default 50, at most 1000).
+    /// Rows per page (default 50; more than 1000 gives 1000).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4_294_967_295_i64)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
