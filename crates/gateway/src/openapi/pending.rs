@@ -7,15 +7,11 @@
 //! `#[utoipa::path(...)]` attribute onto the handler, register it in
 //! `routes::api_router` with `.routes(routes!(responses::create))`, delete the stub
 //! here and its name from `PendingRoutes`' `paths(...)`, and remove the route from
-//! `PENDING` in `openapi/tests.rs`.
+//! `PENDING` in `openapi/tests.rs`. The attributes name every type by its full path
+//! (`crate::openapi::…`), so they move without edits.
 
 #![allow(dead_code)]
 
-use super::schemas::{
-    EmbeddingsRequest, EmbeddingsResponse, ImagesRequest, ImagesResponse, ResponsesRequest,
-    ResponsesResponse, SpeechRequest, TranscriptionRequest, TranscriptionResponse,
-};
-use super::OpenAiInferenceErrors;
 use utoipa::OpenApi;
 
 /// The stubs' documentation, merged into the served document.
@@ -38,11 +34,11 @@ pub struct PendingRoutes;
     summary = "OpenAI Responses API, any provider",
     description = "Stream (`stream: true`, `text/event-stream` of Responses events) or not. The request's `model` is a public model name or `provider/model`.",
     security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
-    request_body(content = ResponsesRequest, content_type = "application/json"),
+    request_body(content = crate::openapi::schemas::ResponsesRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The response; a stream of events with `stream: true`",
             content(
-                (ResponsesResponse = "application/json"),
+                (crate::openapi::schemas::ResponsesResponse = "application/json"),
                 (String = "text/event-stream"),
             ),
             headers(
@@ -53,7 +49,7 @@ pub struct PendingRoutes;
                 ("x-switchyard-cost-usd" = String, description = "Cost of a non-streamed answer"),
                 ("x-switchyard-overhead-ms" = String, description = "The gateway's own time"),
             )),
-        OpenAiInferenceErrors,
+        crate::openapi::OpenAiInferenceErrors,
     )
 )]
 pub async fn responses_create() {}
@@ -66,15 +62,15 @@ pub async fn responses_create() {}
     operation_id = "createEmbeddings",
     summary = "OpenAI embeddings",
     security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
-    request_body(content = EmbeddingsRequest, content_type = "application/json"),
+    request_body(content = crate::openapi::schemas::EmbeddingsRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "The embeddings", body = EmbeddingsResponse,
+        (status = 200, description = "The embeddings", body = crate::openapi::schemas::EmbeddingsResponse,
             headers(
                 ("x-request-id" = String, description = "The request's id"),
                 ("x-switchyard-deployment" = String, description = "`provider/model` that served"),
                 ("x-switchyard-cost-usd" = String, description = "Cost of the request"),
             )),
-        OpenAiInferenceErrors,
+        crate::openapi::OpenAiInferenceErrors,
     )
 )]
 pub async fn embeddings_create() {}
@@ -87,14 +83,14 @@ pub async fn embeddings_create() {}
     operation_id = "createImages",
     summary = "OpenAI image generation",
     security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
-    request_body(content = ImagesRequest, content_type = "application/json"),
+    request_body(content = crate::openapi::schemas::ImagesRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "The images", body = ImagesResponse,
+        (status = 200, description = "The images", body = crate::openapi::schemas::ImagesResponse,
             headers(
                 ("x-request-id" = String, description = "The request's id"),
                 ("x-switchyard-deployment" = String, description = "`provider/model` that served"),
             )),
-        OpenAiInferenceErrors,
+        crate::openapi::OpenAiInferenceErrors,
     )
 )]
 pub async fn images_generate() {}
@@ -108,18 +104,18 @@ pub async fn images_generate() {}
     summary = "OpenAI audio transcription",
     description = "`multipart/form-data` with the audio `file` and `model`; the answer's format follows `response_format` (`json`/`verbose_json` as JSON, `text`/`srt`/`vtt` as text).",
     security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
-    request_body(content = TranscriptionRequest, content_type = "multipart/form-data"),
+    request_body(content = crate::openapi::schemas::TranscriptionRequest, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "The transcript",
             content(
-                (TranscriptionResponse = "application/json"),
+                (crate::openapi::schemas::TranscriptionResponse = "application/json"),
                 (String = "text/plain"),
             ),
             headers(
                 ("x-request-id" = String, description = "The request's id"),
                 ("x-switchyard-deployment" = String, description = "`provider/model` that served"),
             )),
-        OpenAiInferenceErrors,
+        crate::openapi::OpenAiInferenceErrors,
     )
 )]
 pub async fn audio_transcribe() {}
@@ -132,7 +128,7 @@ pub async fn audio_transcribe() {}
     operation_id = "createSpeech",
     summary = "OpenAI text to speech",
     security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
-    request_body(content = SpeechRequest, content_type = "application/json"),
+    request_body(content = crate::openapi::schemas::SpeechRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The audio, in `response_format` (mp3 by default)",
             content(
@@ -147,7 +143,7 @@ pub async fn audio_transcribe() {}
                 ("x-request-id" = String, description = "The request's id"),
                 ("x-switchyard-deployment" = String, description = "`provider/model` that served"),
             )),
-        OpenAiInferenceErrors,
+        crate::openapi::OpenAiInferenceErrors,
     )
 )]
 pub async fn audio_speech() {}
