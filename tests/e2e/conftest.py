@@ -106,6 +106,39 @@ router:
     p.stop()
 
 
+@pytest.fixture(scope="session")
+def openapi_gateway(mock):
+    """A gateway of its own for the property tests of test_openapi.py: they create
+    keys, providers and models at random, which other tests must not see."""
+    tmp = Path(tempfile.mkdtemp(prefix="switchyard-e2e-openapi-"))
+    config = tmp / "switchyard.yaml"
+    m = mock.addr
+    config.write_text(
+        f"""
+master_key: {MASTER_KEY}
+database: sqlite://{tmp}/switchyard.db
+providers:
+  sim: {{kind: openai_compatible, base_url: "http://{m}/v1", api_key: sim-upstream-key}}
+  claude: {{kind: anthropic, base_url: "http://{m}", api_key: sk-ant-up}}
+models:
+  - name: general
+    deployments: [{{provider: sim, model: sim-model}}]
+  - name: via-anthropic
+    deployments: [{{provider: claude, model: claude-sim}}]
+server:
+  max_body_size: 64KiB
+router: {{retries: 0, allowed_failures: 1000}}
+"""
+    )
+    p = Proc(
+        ["serve", "--config", str(config), "--listen", "127.0.0.1:0"],
+        "switchyard listening",
+        env={"SWITCHYARD_ENCRYPTION_KEY": "e2e-openapi-encryption-key"},
+    )
+    yield p
+    p.stop()
+
+
 @pytest.fixture()
 def client(gateway):
     from openai import OpenAI

@@ -9,6 +9,7 @@ pub mod ingress;
 pub mod ledger;
 pub mod metrics;
 pub mod observe;
+pub mod openapi;
 pub mod policy;
 pub mod providers;
 pub mod relay;

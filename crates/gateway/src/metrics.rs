@@ -469,6 +469,18 @@ impl Metrics {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    summary = "Prometheus metrics (text format 0.0.4)",
+    security(()),
+    responses(
+        (status = 200, description = "The registry", body = String, content_type = "text/plain",
+            headers(("x-request-id" = String, description = "The request's id"))),
+    )
+)]
 pub async fn scrape(State(st): State<AppState>) -> Response {
     let catalog = st.catalog.load();
     if let Some(ledger) = &st.ledger {

@@ -121,7 +121,7 @@ fn opt_u32(obj: &mut Map<String, Value>, parent: &str, key: &str) -> Result<Opti
     let param = at(parent, key);
     match take(obj, key) {
         None => Ok(None),
-        Some(Value::Number(n)) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+        Some(Value::Number(n)) => match whole(&n).and_then(|n| u32::try_from(n).ok()) {
             Some(n) => Ok(Some(n)),
             None => Err(err(
                 &param,
@@ -130,6 +130,16 @@ fn opt_u32(obj: &mut Map<String, Value>, parent: &str, key: &str) -> Result<Opti
         },
         Some(other) => Err(wrong_type(&param, "a valid integer", &other)),
     }
+}
+
+/// A non-negative whole number, also when written with a fraction of zero (`476.0`:
+/// JSON Schema's integers include it, and Anthropic's API accepts it).
+fn whole(n: &serde_json::Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 18_446_744_073_709_551_616.0)
+            .map(|f| f as u64)
+    })
 }
 
 fn object(value: Value, param: &str) -> Result<Map<String, Value>> {
@@ -222,8 +232,9 @@ pub fn decode_messages_request(body: &[u8]) -> Result<ChatRequest> {
     let top_p = opt_f64(&mut obj, "top_p")?;
     match take(&mut obj, "top_k") {
         None => {}
-        Some(Value::Number(n)) if n.is_u64() => {
-            obj.insert("top_k".into(), Value::Number(n));
+        Some(Value::Number(n)) if whole(&n).is_some() => {
+            let k = whole(&n).unwrap_or_default();
+            obj.insert("top_k".into(), Value::Number(k.into()));
         }
         Some(other) => return Err(wrong_type("top_k", "a non-negative integer", &other)),
     }

@@ -312,6 +312,14 @@ fn errors_name_the_param() {
     assert_eq!(decode_err(no_max).0, "max_tokens");
     assert_eq!(decode_err(with("model", json!(""))).0, "model");
     assert_eq!(decode_err(with("max_tokens", json!(-1))).0, "max_tokens");
+    assert_eq!(decode_err(with("max_tokens", json!(1.5))).0, "max_tokens");
+    // Whole numbers written with a zero fraction are integers (JSON Schema's, Anthropic's).
+    assert_eq!(
+        decode(&with("max_tokens", json!(476.0))).max_tokens,
+        Some(476)
+    );
+    assert_eq!(decode_err(with("top_k", json!(2.5))).0, "top_k");
+    decode(&with("top_k", json!(3.0)));
     let (p, m) = decode_err(with(
         "messages",
         json!([{"role": "user", "content": "a"}, {"role": "system", "content": "x"}]),

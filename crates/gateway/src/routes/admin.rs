@@ -11,6 +11,19 @@ use axum::Json;
 use http::HeaderMap;
 use serde_json::{json, Value};
 
+#[utoipa::path(
+    get,
+    path = "/admin/deployments",
+    tag = "admin",
+    operation_id = "listDeployments",
+    summary = "Each deployment's health as the router sees it",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Deployments, by public model", body = crate::openapi::schemas::DeploymentList,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminAuthErrors,
+    )
+)]
 pub async fn deployments(State(st): State<AppState>, headers: HeaderMap) -> Response {
     match st.policy.authenticate(&headers) {
         Ok(p) if p.is_admin() => {}

@@ -155,6 +155,19 @@ fn sealed_fields(st: &AppState, r: &ProviderRecord) -> Vec<String> {
         .unwrap_or_default()
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/providers",
+    tag = "admin",
+    operation_id = "listProviders",
+    summary = "Provider accounts (config file and runtime); secrets never shown",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The providers", body = crate::openapi::schemas::ProviderList,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminErrors,
+    )
+)]
 pub async fn list_providers(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let store = match admin(&st, &headers) {
         Ok(s) => s,
@@ -176,6 +189,20 @@ pub async fn list_providers(State(st): State<AppState>, headers: HeaderMap) -> R
     Json(json!({"object": "list", "data": data})).into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/providers/{name}",
+    tag = "admin",
+    operation_id = "getProvider",
+    summary = "One provider account",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("name" = String, Path, description = "The provider's name")),
+    responses(
+        (status = 200, description = "The provider", body = crate::openapi::schemas::ProviderView,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminEntryErrors,
+    )
+)]
 pub async fn get_provider(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -311,6 +338,20 @@ async fn put_provider(
         .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/providers",
+    tag = "admin",
+    operation_id = "createProvider",
+    summary = "Add a provider account at runtime (secrets sealed with SWITCHYARD_ENCRYPTION_KEY)",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    request_body(content = crate::openapi::schemas::ProviderWrite, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = crate::openapi::schemas::ProviderView,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::CatalogWriteErrors,
+    )
+)]
 pub async fn create_provider(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -319,6 +360,21 @@ pub async fn create_provider(
     done(write_entry(&st, &headers, &body, Entry::Provider, None).await)
 }
 
+#[utoipa::path(
+    patch,
+    path = "/admin/providers/{name}",
+    tag = "admin",
+    operation_id = "updateProvider",
+    summary = "Change a runtime provider account",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("name" = String, Path, description = "The provider's name")),
+    request_body(content = crate::openapi::schemas::ProviderWrite, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Changed", body = crate::openapi::schemas::ProviderView,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::CatalogWriteErrors,
+    )
+)]
 pub async fn patch_provider(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -328,6 +384,20 @@ pub async fn patch_provider(
     done(write_entry(&st, &headers, &body, Entry::Provider, Some(name)).await)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/providers/{name}",
+    tag = "admin",
+    operation_id = "deleteProvider",
+    summary = "Delete a runtime provider account no model uses",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("name" = String, Path, description = "The provider's name")),
+    responses(
+        (status = 200, description = "Deleted", body = crate::openapi::schemas::Deleted,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::CatalogWriteErrors,
+    )
+)]
 pub async fn delete_provider(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -426,6 +496,19 @@ fn model_view(name: &str, config: &Value, source: &str) -> Value {
     Value::Object(v)
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/models",
+    tag = "admin",
+    operation_id = "listCatalogModels",
+    summary = "Public models (config file and runtime)",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The models", body = crate::openapi::schemas::ModelViewList,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminErrors,
+    )
+)]
 pub async fn list_models(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let store = match admin(&st, &headers) {
         Ok(s) => s,
@@ -452,6 +535,20 @@ pub async fn list_models(State(st): State<AppState>, headers: HeaderMap) -> Resp
     Json(json!({"object": "list", "data": data})).into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/models/{name}",
+    tag = "admin",
+    operation_id = "getCatalogModel",
+    summary = "One public model",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("name" = String, Path, description = "The model's name")),
+    responses(
+        (status = 200, description = "The model", body = crate::openapi::schemas::ModelView,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminEntryErrors,
+    )
+)]
 pub async fn get_model(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -533,6 +630,20 @@ async fn put_model(
         .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/models",
+    tag = "admin",
+    operation_id = "createCatalogModel",
+    summary = "Add a public model at runtime (live on every replica within a second)",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    request_body(content = crate::openapi::schemas::ModelWrite, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = crate::openapi::schemas::ModelView,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::CatalogWriteErrors,
+    )
+)]
 pub async fn create_model(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -541,6 +652,21 @@ pub async fn create_model(
     done(write_entry(&st, &headers, &body, Entry::Model, None).await)
 }
 
+#[utoipa::path(
+    patch,
+    path = "/admin/models/{name}",
+    tag = "admin",
+    operation_id = "updateCatalogModel",
+    summary = "Change a runtime public model",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("name" = String, Path, description = "The model's name")),
+    request_body(content = crate::openapi::schemas::ModelWrite, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Changed", body = crate::openapi::schemas::ModelView,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::CatalogWriteErrors,
+    )
+)]
 pub async fn patch_model(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -550,6 +676,20 @@ pub async fn patch_model(
     done(write_entry(&st, &headers, &body, Entry::Model, Some(name)).await)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/models/{name}",
+    tag = "admin",
+    operation_id = "deleteCatalogModel",
+    summary = "Delete a runtime public model nothing falls back to",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("name" = String, Path, description = "The model's name")),
+    responses(
+        (status = 200, description = "Deleted", body = crate::openapi::schemas::Deleted,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::CatalogWriteErrors,
+    )
+)]
 pub async fn delete_model(
     State(st): State<AppState>,
     headers: HeaderMap,

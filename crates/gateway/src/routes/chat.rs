@@ -71,6 +71,40 @@ const NATIVE_BODY: Quirks = Quirks {
 /// The output estimate for routing and limits when the request sets no `max_tokens`.
 const DEFAULT_OUTPUT_ESTIMATE: u64 = 1024;
 
+/// `POST /v1/chat/completions`: OpenAI Chat Completions, served by any provider.
+#[utoipa::path(
+    post,
+    path = "/v1/chat/completions",
+    tag = "inference",
+    operation_id = "createChatCompletion",
+    summary = "OpenAI Chat Completions, stream and non-stream, any provider",
+    description = "The model is a public model name or `provider/model`. With `stream: true` the answer is `text/event-stream`: `data:` lines of `ChatCompletionChunk`, ended by `data: [DONE]`. Fallbacks: the model's own, or the request's `models` / `x-switchyard-fallbacks`.",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(
+        ("x-switchyard-fallbacks" = Option<String>, Header, description = "Comma-separated models to fall back to, in order"),
+    ),
+    request_body(content = crate::openapi::schemas::ChatCompletionRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The completion; with `stream: true` a stream of `ChatCompletionChunk` events",
+            content(
+                (crate::openapi::schemas::ChatCompletion = "application/json"),
+                (String = "text/event-stream"),
+            ),
+            headers(
+                ("x-request-id" = String, description = "The request's id (a client-sent one is kept)"),
+                ("x-switchyard-deployment" = String, description = "`provider/model` that served"),
+                ("x-switchyard-attempts" = u32, description = "Upstream attempts made"),
+                ("x-switchyard-fallback" = String, description = "The public model that served, when a fallback did"),
+                ("x-switchyard-cost-usd" = String, description = "Cost in USD (non-streamed answers)"),
+                ("x-switchyard-overhead-ms" = String, description = "The gateway's own time (non-streamed answers)"),
+                ("x-ratelimit-limit-requests" = u64, description = "A limited key's requests per minute"),
+                ("x-ratelimit-remaining-requests" = u64, description = "Requests left this minute"),
+                ("x-ratelimit-limit-tokens" = u64, description = "A limited key's tokens per minute"),
+                ("x-ratelimit-remaining-tokens" = u64, description = "Tokens left this minute"),
+            )),
+        crate::openapi::OpenAiInferenceErrors,
+    )
+)]
 pub async fn chat_completions(
     State(st): State<AppState>,
     Extension(rid): Extension<RequestId>,
@@ -79,7 +113,82 @@ pub async fn chat_completions(
     serve(st, rid, req, Ingress::OpenAiChat).await
 }
 
+/// `POST /chat/completions`: the same without the `/v1` prefix (clients whose base URL
+/// lacks it).
+#[utoipa::path(
+    post,
+    path = "/chat/completions",
+    tag = "inference",
+    operation_id = "createChatCompletionUnversioned",
+    summary = "Alias of POST /v1/chat/completions",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(
+        ("x-switchyard-fallbacks" = Option<String>, Header, description = "Comma-separated models to fall back to, in order"),
+    ),
+    request_body(content = crate::openapi::schemas::ChatCompletionRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The completion; with `stream: true` a stream of `ChatCompletionChunk` events",
+            content(
+                (crate::openapi::schemas::ChatCompletion = "application/json"),
+                (String = "text/event-stream"),
+            ),
+            headers(
+                ("x-request-id" = String, description = "The request's id (a client-sent one is kept)"),
+                ("x-switchyard-deployment" = String, description = "`provider/model` that served"),
+                ("x-switchyard-attempts" = u32, description = "Upstream attempts made"),
+                ("x-switchyard-fallback" = String, description = "The public model that served, when a fallback did"),
+                ("x-switchyard-cost-usd" = String, description = "Cost in USD (non-streamed answers)"),
+                ("x-switchyard-overhead-ms" = String, description = "The gateway's own time (non-streamed answers)"),
+                ("x-ratelimit-limit-requests" = u64, description = "A limited key's requests per minute"),
+                ("x-ratelimit-remaining-requests" = u64, description = "Requests left this minute"),
+                ("x-ratelimit-limit-tokens" = u64, description = "A limited key's tokens per minute"),
+                ("x-ratelimit-remaining-tokens" = u64, description = "Tokens left this minute"),
+            )),
+        crate::openapi::OpenAiInferenceErrors,
+    )
+)]
+pub async fn chat_completions_unversioned(
+    st: State<AppState>,
+    rid: Extension<RequestId>,
+    req: axum::extract::Request,
+) -> Response {
+    chat_completions(st, rid, req).await
+}
+
 /// `POST /v1/messages`: the Anthropic Messages API, served by any provider.
+#[utoipa::path(
+    post,
+    path = "/v1/messages",
+    tag = "inference",
+    operation_id = "createMessage",
+    summary = "Anthropic Messages, stream and non-stream, any provider",
+    description = "Anthropic upstreams get the request as it is; others through the canonical model. With `stream: true` the answer is Anthropic's `text/event-stream` (`message_start` … `message_stop`). Errors are in Anthropic's shape.",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(
+        ("anthropic-version" = Option<String>, Header, description = "Accepted and ignored (the gateway sets its own upstream)"),
+    ),
+    request_body(content = crate::openapi::schemas::MessagesRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The message; with `stream: true` a stream of Messages events",
+            content(
+                (crate::openapi::schemas::MessagesResponse = "application/json"),
+                (String = "text/event-stream"),
+            ),
+            headers(
+                ("x-request-id" = String, description = "The request's id (a client-sent one is kept)"),
+                ("x-switchyard-deployment" = String, description = "`provider/model` that served"),
+                ("x-switchyard-attempts" = u32, description = "Upstream attempts made"),
+                ("x-switchyard-fallback" = String, description = "The public model that served, when a fallback did"),
+                ("x-switchyard-cost-usd" = String, description = "Cost in USD (non-streamed answers)"),
+                ("x-switchyard-overhead-ms" = String, description = "The gateway's own time (non-streamed answers)"),
+                ("x-ratelimit-limit-requests" = u64, description = "A limited key's requests per minute"),
+                ("x-ratelimit-remaining-requests" = u64, description = "Requests left this minute"),
+                ("x-ratelimit-limit-tokens" = u64, description = "A limited key's tokens per minute"),
+                ("x-ratelimit-remaining-tokens" = u64, description = "Tokens left this minute"),
+            )),
+        crate::openapi::AnthropicInferenceErrors,
+    )
+)]
 pub async fn messages(
     State(st): State<AppState>,
     Extension(rid): Extension<RequestId>,
@@ -89,6 +198,32 @@ pub async fn messages(
 }
 
 /// `POST /v1/responses`: the OpenAI Responses API, served by any provider.
+#[utoipa::path(
+    post,
+    path = "/v1/responses",
+    tag = "inference",
+    operation_id = "createResponse",
+    summary = "OpenAI Responses API, any provider",
+    description = "Stream (`stream: true`, `text/event-stream` of Responses events) or not. The request's `model` is a public model name or `provider/model`.",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    request_body(content = crate::openapi::schemas::ResponsesRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The response; a stream of events with `stream: true`",
+            content(
+                (crate::openapi::schemas::ResponsesResponse = "application/json"),
+                (String = "text/event-stream"),
+            ),
+            headers(
+                ("x-request-id" = String, description = "The request's id (a client-sent one is kept)"),
+                ("x-switchyard-deployment" = String, description = "`provider/model` that served"),
+                ("x-switchyard-attempts" = u32, description = "Upstream attempts made"),
+                ("x-switchyard-fallback" = String, description = "The public model that served, when a fallback did"),
+                ("x-switchyard-cost-usd" = String, description = "Cost of a non-streamed answer"),
+                ("x-switchyard-overhead-ms" = String, description = "The gateway's own time"),
+            )),
+        crate::openapi::OpenAiInferenceErrors,
+    )
+)]
 pub async fn responses(
     State(st): State<AppState>,
     Extension(rid): Extension<RequestId>,

@@ -31,6 +31,24 @@ const NATIVE_BODY: Quirks = Quirks {
     ..Quirks::NONE
 };
 
+#[utoipa::path(
+    post,
+    path = "/v1/messages/count_tokens",
+    tag = "inference",
+    operation_id = "countTokens",
+    summary = "Anthropic token counting",
+    description = "Exact from Anthropic when the model has an Anthropic deployment; otherwise estimated here with `o200k_base`. Errors are in Anthropic's shape.",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    request_body(content = crate::openapi::schemas::CountTokensRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The prompt's input tokens", body = crate::openapi::schemas::CountTokensResponse,
+            headers(
+                ("x-request-id" = String, description = "The request's id"),
+                ("x-switchyard-deployment" = String, description = "The Anthropic deployment that counted, when one did"),
+            )),
+        crate::openapi::CountTokensErrors,
+    )
+)]
 pub async fn count_tokens(
     State(st): State<AppState>,
     Extension(rid): Extension<RequestId>,

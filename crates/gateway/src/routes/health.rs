@@ -9,10 +9,36 @@ use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    tag = "operations",
+    operation_id = "live",
+    summary = "Liveness (no dependencies)",
+    security(()),
+    responses(
+        (status = 200, description = "The process serves", body = crate::openapi::schemas::Liveness,
+            headers(("x-request-id" = String, description = "The request's id"))),
+    )
+)]
 pub async fn live() -> Response {
     Json(json!({"status": "ok"})).into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "operations",
+    operation_id = "ready",
+    summary = "Readiness (database, Redis; draining on shutdown)",
+    security(()),
+    responses(
+        (status = 200, description = "Ready", body = crate::openapi::schemas::Readiness,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        (status = 503, description = "Draining, or the database or Redis does not answer", body = crate::openapi::schemas::Readiness,
+            headers(("x-request-id" = String, description = "The request's id"))),
+    )
+)]
 pub async fn ready(State(st): State<AppState>) -> Response {
     if st.draining.load(Ordering::Relaxed) {
         return (

@@ -33,10 +33,17 @@ fn opt_u64(obj: &Map<String, Value>, field: &str) -> Result<Option<Option<u64>>,
     match obj.get(field) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
+        // Stored as a signed 64-bit integer: larger values would be cut silently.
         Some(v) => v
             .as_u64()
+            .filter(|n| i64::try_from(*n).is_ok())
             .map(|n| Some(Some(n)))
-            .ok_or_else(|| bad(field, format!("`{field}` must be a non-negative integer"))),
+            .ok_or_else(|| {
+                bad(
+                    field,
+                    format!("`{field}` must be a non-negative integer below 2^63"),
+                )
+            }),
     }
 }
 
@@ -85,6 +92,15 @@ fn opt_models(obj: &Map<String, Value>) -> Result<Option<Vec<String>>, ApiError>
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
         Some(_) => Err(bad("models", "`models` must be an array of model names")),
+    }
+}
+
+/// `metadata`: an object (null clears it).
+fn opt_metadata(obj: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
+    match obj.get("metadata") {
+        None => Ok(None),
+        Some(v @ (Value::Null | Value::Object(_))) => Ok(Some(v.clone())),
+        Some(_) => Err(bad("metadata", "`metadata` must be an object")),
     }
 }
 
@@ -219,12 +235,26 @@ pub async fn create_key(
         tpm: opt_u64(o, "tpm")?.flatten(),
         max_concurrency: opt_u64(o, "max_concurrency")?.flatten(),
         expires_at_ms: opt_expiry(o)?.flatten(),
-        metadata: o.get("metadata").cloned().unwrap_or(Value::Null),
+        metadata: opt_metadata(o)?.unwrap_or(Value::Null),
     };
     let record = store.create_key(&new).await.map_err(db_api_error)?;
     Ok((record, secret))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/keys",
+    tag = "admin",
+    operation_id = "createKey",
+    summary = "Create a virtual key (the key is shown once)",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    request_body(content = crate::openapi::schemas::KeyCreate, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; `key` is shown only here", body = crate::openapi::schemas::KeyCreated,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminQueryErrors,
+    )
+)]
 pub async fn create(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -249,6 +279,19 @@ pub async fn create(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/keys",
+    tag = "admin",
+    operation_id = "listKeys",
+    summary = "Virtual keys (revoked ones included)",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The keys", body = crate::openapi::schemas::KeyList,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminErrors,
+    )
+)]
 pub async fn list(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let store = match admin(&st, &headers) {
         Ok(s) => s,
@@ -265,6 +308,20 @@ pub async fn list(State(st): State<AppState>, headers: HeaderMap) -> Response {
     Json(json!({"object": "list", "data": data})).into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/keys/{id}",
+    tag = "admin",
+    operation_id = "getKey",
+    summary = "One virtual key",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 200, description = "The key", body = crate::openapi::schemas::KeyView,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminEntryErrors,
+    )
+)]
 pub async fn show(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -281,6 +338,21 @@ pub async fn show(
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/admin/keys/{id}",
+    tag = "admin",
+    operation_id = "updateKey",
+    summary = "Change a key's name, scope, limits or budget",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The key's id")),
+    request_body(content = crate::openapi::schemas::KeyPatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The key as changed", body = crate::openapi::schemas::KeyView,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminEntryErrors,
+    )
+)]
 pub async fn patch(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -312,7 +384,7 @@ pub async fn patch(
             tpm: opt_u64(&o, "tpm")?,
             max_concurrency: opt_u64(&o, "max_concurrency")?,
             expires_at_ms: opt_expiry(&o)?,
-            metadata: o.get("metadata").cloned(),
+            metadata: opt_metadata(&o)?,
         })
     };
     let mut patch = match build() {
@@ -337,6 +409,20 @@ pub async fn patch(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/keys/{id}",
+    tag = "admin",
+    operation_id = "revokeKey",
+    summary = "Revoke a key (every replica within a second)",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 200, description = "Revoked", body = crate::openapi::schemas::KeyRevoked,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::AdminEntryErrors,
+    )
+)]
 pub async fn revoke(
     State(st): State<AppState>,
     headers: HeaderMap,

@@ -50,6 +50,24 @@ enum Kind {
     Speech,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/embeddings",
+    tag = "inference",
+    operation_id = "createEmbeddings",
+    summary = "OpenAI embeddings",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    request_body(content = crate::openapi::schemas::EmbeddingsRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The embeddings", body = crate::openapi::schemas::EmbeddingsResponse,
+            headers(
+                ("x-request-id" = String, description = "The request's id"),
+                ("x-switchyard-deployment" = String, description = "`provider/model` that served"),
+                ("x-switchyard-cost-usd" = String, description = "Cost of the request"),
+            )),
+        crate::openapi::OpenAiInferenceErrors,
+    )
+)]
 pub async fn embeddings(
     State(st): State<AppState>,
     Extension(rid): Extension<RequestId>,
@@ -58,6 +76,23 @@ pub async fn embeddings(
     serve(st, rid, req, Kind::Embeddings).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/images/generations",
+    tag = "inference",
+    operation_id = "createImages",
+    summary = "OpenAI image generation",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    request_body(content = crate::openapi::schemas::ImagesRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The images", body = crate::openapi::schemas::ImagesResponse,
+            headers(
+                ("x-request-id" = String, description = "The request's id"),
+                ("x-switchyard-deployment" = String, description = "`provider/model` that served"),
+            )),
+        crate::openapi::OpenAiInferenceErrors,
+    )
+)]
 pub async fn images(
     State(st): State<AppState>,
     Extension(rid): Extension<RequestId>,
@@ -66,6 +101,28 @@ pub async fn images(
     serve(st, rid, req, Kind::Images).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/audio/transcriptions",
+    tag = "inference",
+    operation_id = "createTranscription",
+    summary = "OpenAI audio transcription",
+    description = "`multipart/form-data` with the audio `file` and `model`; the answer's format follows `response_format` (`json`/`verbose_json` as JSON, `text`/`srt`/`vtt` as text).",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    request_body(content = crate::openapi::schemas::TranscriptionRequest, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "The transcript",
+            content(
+                (crate::openapi::schemas::TranscriptionResponse = "application/json"),
+                (String = "text/plain"),
+            ),
+            headers(
+                ("x-request-id" = String, description = "The request's id"),
+                ("x-switchyard-deployment" = String, description = "`provider/model` that served"),
+            )),
+        crate::openapi::OpenAiInferenceErrors,
+    )
+)]
 pub async fn transcriptions(
     State(st): State<AppState>,
     Extension(rid): Extension<RequestId>,
@@ -74,6 +131,31 @@ pub async fn transcriptions(
     serve(st, rid, req, Kind::Transcription).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/audio/speech",
+    tag = "inference",
+    operation_id = "createSpeech",
+    summary = "OpenAI text to speech",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    request_body(content = crate::openapi::schemas::SpeechRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The audio, in `response_format` (mp3 by default)",
+            content(
+                (Vec<u8> = "audio/mpeg"),
+                (Vec<u8> = "audio/opus"),
+                (Vec<u8> = "audio/aac"),
+                (Vec<u8> = "audio/flac"),
+                (Vec<u8> = "audio/wav"),
+                (Vec<u8> = "audio/pcm"),
+            ),
+            headers(
+                ("x-request-id" = String, description = "The request's id"),
+                ("x-switchyard-deployment" = String, description = "`provider/model` that served"),
+            )),
+        crate::openapi::OpenAiInferenceErrors,
+    )
+)]
 pub async fn speech(
     State(st): State<AppState>,
     Extension(rid): Extension<RequestId>,

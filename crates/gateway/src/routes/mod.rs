@@ -24,63 +24,62 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Every route, each registered with its `#[utoipa::path]` documentation: a route
+/// added here is in `GET /openapi.json` (see `crate::openapi`).
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .routes(routes!(chat::chat_completions))
+        .routes(routes!(chat::chat_completions_unversioned))
+        .routes(routes!(chat::messages))
+        .routes(routes!(chat::responses))
+        .routes(routes!(stored_responses::get, stored_responses::delete))
+        .routes(routes!(media::embeddings))
+        .routes(routes!(media::images))
+        .routes(routes!(media::transcriptions))
+        .routes(routes!(media::speech))
+        .routes(routes!(count_tokens::count_tokens))
+        .routes(routes!(models::list))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(crate::metrics::scrape))
+        .routes(routes!(crate::openapi::serve))
+        .routes(routes!(admin::deployments))
+        .routes(routes!(keys::create, keys::list))
+        .routes(routes!(keys::show, keys::patch, keys::revoke))
+        .routes(routes!(
+            catalog_admin::create_provider,
+            catalog_admin::list_providers
+        ))
+        .routes(routes!(
+            catalog_admin::get_provider,
+            catalog_admin::patch_provider,
+            catalog_admin::delete_provider
+        ))
+        .routes(routes!(
+            catalog_admin::create_model,
+            catalog_admin::list_models
+        ))
+        .routes(routes!(
+            catalog_admin::get_model,
+            catalog_admin::patch_model,
+            catalog_admin::delete_model
+        ))
+        .routes(routes!(ledger::requests))
+        .routes(routes!(ledger::request))
+        .routes(routes!(ledger::usage))
+}
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/chat/completions", post(chat::chat_completions))
-        .route("/chat/completions", post(chat::chat_completions))
-        .route("/v1/messages", post(chat::messages))
-        .route("/v1/responses", post(chat::responses))
-        .route("/v1/embeddings", post(media::embeddings))
-        .route("/embeddings", post(media::embeddings))
-        .route("/v1/images/generations", post(media::images))
-        .route("/v1/audio/transcriptions", post(media::transcriptions))
-        .route("/v1/audio/speech", post(media::speech))
-        .route(
-            "/v1/responses/{id}",
-            get(stored_responses::get).delete(stored_responses::delete),
-        )
-        .route(
-            "/v1/messages/count_tokens",
-            post(count_tokens::count_tokens),
-        )
-        .route("/v1/models", get(models::list))
-        .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready))
-        .route("/admin/deployments", get(admin::deployments))
-        .route("/admin/keys", post(keys::create).get(keys::list))
-        .route(
-            "/admin/keys/{id}",
-            get(keys::show).patch(keys::patch).delete(keys::revoke),
-        )
-        .route("/metrics", get(crate::metrics::scrape))
-        .route(
-            "/admin/providers",
-            post(catalog_admin::create_provider).get(catalog_admin::list_providers),
-        )
-        .route(
-            "/admin/providers/{name}",
-            get(catalog_admin::get_provider)
-                .patch(catalog_admin::patch_provider)
-                .delete(catalog_admin::delete_provider),
-        )
-        .route(
-            "/admin/models",
-            post(catalog_admin::create_model).get(catalog_admin::list_models),
-        )
-        .route(
-            "/admin/models/{name}",
-            get(catalog_admin::get_model)
-                .patch(catalog_admin::patch_model)
-                .delete(catalog_admin::delete_model),
-        )
-        .route("/admin/requests", get(ledger::requests))
-        .route("/admin/requests/{request_id}", get(ledger::request))
-        .route("/admin/usage", get(ledger::usage))
+    let (router, doc) = api_router().split_for_parts();
+    crate::openapi::publish(doc);
+    router
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn(request_id))

@@ -8,6 +8,20 @@ use http::HeaderMap;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
+#[utoipa::path(
+    get,
+    path = "/v1/models",
+    tag = "models",
+    operation_id = "listModels",
+    summary = "The models the key may use (OpenAI list shape)",
+    description = "Public models first, then deployments addressable as `provider/model`.",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The list", body = crate::openapi::schemas::ModelList,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::KeyErrors,
+    )
+)]
 pub async fn list(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let principal = match st.policy.authenticate(&headers) {
         Ok(p) => p,

@@ -11,6 +11,21 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 use std::sync::Arc;
 use switchyard_store::responses::StoredResponse;
 
+#[utoipa::path(
+    get,
+    path = "/v1/responses/{id}",
+    tag = "inference",
+    operation_id = "getResponse",
+    summary = "A stored Responses API answer (`store: true`), for the key that made it",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The response's id (`resp_…`)")),
+    responses(
+        (status = 200, description = "The response object as it was returned",
+            body = crate::openapi::schemas::ResponsesResponse,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::StoredResponseErrors,
+    )
+)]
 pub async fn get(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -29,6 +44,20 @@ pub async fn get(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/responses/{id}",
+    tag = "inference",
+    operation_id = "deleteResponse",
+    summary = "Delete a stored Responses API answer",
+    security(("bearer" = []), ("x_api_key" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The response's id (`resp_…`)")),
+    responses(
+        (status = 200, description = "Deleted", body = crate::openapi::schemas::ResponseDeleted,
+            headers(("x-request-id" = String, description = "The request's id"))),
+        crate::openapi::StoredResponseErrors,
+    )
+)]
 pub async fn delete(
     State(st): State<AppState>,
     headers: HeaderMap,

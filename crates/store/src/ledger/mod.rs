@@ -35,7 +35,7 @@ use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
 
 /// One finished request.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LedgerRow {
     pub request_id: String,
     /// Unix milliseconds of the request's start.
@@ -97,7 +97,7 @@ fn default_endpoint() -> String {
 }
 
 /// One upstream attempt of a request.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LedgerAttempt {
     pub deployment: String,
     pub status: Option<u16>,
@@ -229,7 +229,7 @@ pub struct UsageQuery {
 /// Usage of one group in one bucket. Latency percentiles come from the rollups'
 /// histogram: within a factor [`HIST_RATIO`] of the exact value (absolute 1 ms
 /// under 1 ms).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageRow {
     pub group: String,
     /// RFC 3339 UTC start of the bucket.
