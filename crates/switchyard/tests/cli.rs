@@ -306,11 +306,17 @@ fn serve_answers_and_drains_on_sigterm() {
             .unwrap();
         assert_eq!(resp.status(), 200);
         gw.signal("-TERM");
-        let body = resp.text().await.unwrap();
+        let body = match resp.text().await {
+            Ok(b) => b,
+            Err(e) => {
+                std::thread::sleep(Duration::from_millis(500));
+                panic!("{e}: {:?}", gw.log())
+            }
+        };
         assert!(body.ends_with("data: [DONE]\n\n"), "{body}");
     });
     let status = gw.wait_exit(Duration::from_secs(10));
-    assert!(status.success(), "{status:?}");
+    assert!(status.success(), "{status:?}: {:?}", gw.log());
     let log = gw.log().join("\n");
     assert!(log.contains("shutting down"), "{log}");
     assert!(

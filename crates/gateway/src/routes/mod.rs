@@ -77,13 +77,21 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 pub fn router(state: AppState) -> Router {
-    let (router, doc) = api_router().split_for_parts();
-    crate::openapi::publish(doc);
-    router
-        .fallback(unknown_route)
-        .method_not_allowed_fallback(wrong_method)
-        .layer(middleware::from_fn(request_id))
-        .with_state(state)
+    routes().clone().with_state(state)
+}
+
+/// The routes without their state, built once: generating the document is not free, and
+/// every worker thread (and every gateway of a test process) serves the same routes.
+fn routes() -> &'static Router<AppState> {
+    static ROUTES: std::sync::OnceLock<Router<AppState>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| {
+        let (router, doc) = api_router().split_for_parts();
+        crate::openapi::publish(doc);
+        router
+            .fallback(unknown_route)
+            .method_not_allowed_fallback(wrong_method)
+            .layer(middleware::from_fn(request_id))
+    })
 }
 
 /// The request id of the current request (kept from the client or minted).
