@@ -270,6 +270,27 @@ pub fn native_request(
         .native_request(path, body, &target, forward)
 }
 
+/// The credential a built request carries: the picked key, the fixed bearer token, or a
+/// Google token minted (or cached) within `timeout`; none for SigV4, which signs the
+/// finished request instead.
+async fn credential<'a>(
+    provider: &'a Provider,
+    key: Option<&'a str>,
+    timeout: std::time::Duration,
+) -> Result<Option<std::borrow::Cow<'a, str>>, UpstreamError> {
+    Ok(match &provider.auth {
+        Auth::Keys => key.map(std::borrow::Cow::Borrowed),
+        Auth::Bearer(t) => Some(std::borrow::Cow::Borrowed(t.as_str())),
+        Auth::Google(g) => {
+            let token = tokio::time::timeout(timeout, g.token())
+                .await
+                .map_err(|_| crate::upstream::timed_out(timeout))??;
+            Some(std::borrow::Cow::Owned(token.as_str().to_string()))
+        }
+        Auth::SigV4(_) => None,
+    })
+}
+
 /// How embeddings, images and audio reach a provider (`adapters::media::MediaWire`,
 /// owned).
 #[derive(Debug, Clone)]
@@ -338,18 +359,8 @@ pub async fn media_requests(
             ),
         }));
     }
-    let token;
-    let key = match &provider.auth {
-        Auth::Keys => key,
-        Auth::Bearer(t) => Some(t.as_str()),
-        Auth::Google(g) => {
-            token = tokio::time::timeout(timeout, g.token())
-                .await
-                .map_err(|_| crate::upstream::timed_out(timeout))??;
-            Some(token.as_str())
-        }
-        Auth::SigV4(_) => None,
-    };
+    let credential = credential(provider, key, timeout).await?;
+    let key = credential.as_deref();
     let target = Target {
         base_url: &provider.base_url,
         api_key: key,
@@ -379,18 +390,8 @@ pub async fn canonical_request(
     key: Option<&str>,
     timeout: std::time::Duration,
 ) -> Result<Result<UpstreamRequest, switchyard_adapters::AdapterError>, UpstreamError> {
-    let token;
-    let key = match &provider.auth {
-        Auth::Keys => key,
-        Auth::Bearer(t) => Some(t.as_str()),
-        Auth::Google(g) => {
-            token = tokio::time::timeout(timeout, g.token())
-                .await
-                .map_err(|_| crate::upstream::timed_out(timeout))??;
-            Some(token.as_str())
-        }
-        Auth::SigV4(_) => None,
-    };
+    let credential = credential(provider, key, timeout).await?;
+    let key = credential.as_deref();
     let target = Target {
         base_url: &provider.base_url,
         api_key: key,

@@ -64,7 +64,7 @@ use switchyard_store::responses::StoredResponse;
 const MAX_ERROR_BODY: usize = 256 * 1024;
 /// A native (untranslated) body: only `model` is replaced and the gateway's own fields
 /// (`models`, `drop_params`) removed; nothing OpenAI-specific is added.
-const NATIVE_BODY: Quirks = Quirks {
+pub(crate) const NATIVE_BODY: Quirks = Quirks {
     stream_options: false,
     ..Quirks::NONE
 };
@@ -243,10 +243,7 @@ async fn serve(
     let shape = ingress.error_shape();
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
-    let peer = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
+    let peer = peer_ip(&parts.extensions);
     let principal = match st.policy.authenticate(&headers) {
         Ok(p) => p,
         Err(e) => return rejected(&st, &rid, "", e, started, shape, ingress.endpoint()),
@@ -400,11 +397,7 @@ async fn serve(
         started,
     );
     log.endpoint = ingress.endpoint();
-    log.client_ip = client_ip(&headers, peer);
-    log.user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(256).collect());
+    note_client(&mut log, &headers, peer);
     log.tags.clone_from(&traits.tags);
     log.metadata = peek
         .raw("metadata")
@@ -1376,7 +1369,7 @@ fn prompt_raw<'a>(peek: &'a ChatPeek<'_>, ingress: Ingress) -> std::borrow::Cow<
 }
 
 /// The client's headers that belong to a provider's own API and reach a native upstream.
-fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
+pub(crate) fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
     for v in headers.get_all("anthropic-beta") {
         out.append("anthropic-beta", v.clone());
@@ -1424,18 +1417,30 @@ fn traits(
     }
 }
 
-/// The client's address: the first `X-Forwarded-For` hop when a proxy set one, else
-/// the connection's peer.
-pub(crate) fn client_ip(
+/// The connection's peer address.
+pub(crate) fn peer_ip(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Records who made the request: the client's address (the first `X-Forwarded-For` hop
+/// when a proxy set one, else the connection's peer) and its user agent.
+pub(crate) fn note_client(
+    log: &mut RequestLog,
     headers: &HeaderMap,
     peer: Option<std::net::IpAddr>,
-) -> Option<std::net::IpAddr> {
-    headers
+) {
+    log.client_ip = headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(',').next())
         .and_then(|v| v.trim().parse().ok())
-        .or(peer)
+        .or(peer);
+    log.user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect());
 }
 
 /// The output cap the request itself sets, if any.

@@ -22,14 +22,9 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue};
 use std::sync::Arc;
 use switchyard_adapters::openai::fastpath;
-use switchyard_adapters::openai::presets::Quirks;
 use switchyard_adapters::WireFormat;
 
 const SHAPE: ErrorShape = ErrorShape::Anthropic;
-const NATIVE_BODY: Quirks = Quirks {
-    stream_options: false,
-    ..Quirks::NONE
-};
 
 #[utoipa::path(
     post,
@@ -76,7 +71,7 @@ pub async fn count_tokens(
         return e.respond(SHAPE);
     }
     if let Some(d) = anthropic_deployment(&resolved) {
-        let body = Bytes::from(peek.upstream_body_with(&d.model, &NATIVE_BODY));
+        let body = Bytes::from(peek.upstream_body_with(&d.model, &super::chat::NATIVE_BODY));
         return forward(&st, &rid, &d, body, &headers).await;
     }
     let mut input_tokens = tokens::estimate_prompt(peek.raw("messages").unwrap_or("[]"), None);
@@ -116,10 +111,7 @@ async fn forward(
 ) -> Response {
     let provider = &d.provider;
     let key = provider.pick_key(now_ms());
-    let mut forward = HeaderMap::new();
-    for v in headers.get_all("anthropic-beta") {
-        forward.append("anthropic-beta", v.clone());
-    }
+    let forward = super::chat::forwarded_headers(headers);
     let Some(up) = providers::native_request(
         provider,
         "v1/messages/count_tokens",

@@ -169,10 +169,7 @@ async fn serve(st: AppState, rid: RequestId, req: axum::extract::Request, kind: 
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
-    let peer = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
+    let peer = chat::peer_ip(&parts.extensions);
     let principal = match st.policy.authenticate(&headers) {
         Ok(p) => p,
         Err(e) => return chat::rejected(&st, &rid, "", e, started, SHAPE, kind.endpoint()),
@@ -221,11 +218,7 @@ async fn serve(st: AppState, rid: RequestId, req: axum::extract::Request, kind: 
     let call = Call::new(&st, &rid, Op::Media(&mc), &bytes, &headers, started);
     let mut log = RequestLog::new(&st.sinks, rid.as_str(), &model, "", false, started);
     log.endpoint = kind.endpoint();
-    log.client_ip = chat::client_ip(&headers, peer);
-    log.user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(256).collect());
+    chat::note_client(&mut log, &headers, peer);
     log.trace = Some(call.trace());
     let routing = Routing {
         principal: &principal,
